@@ -1,0 +1,8 @@
+"""The standard rtpose nodes, written only against :mod:`rtpose.api`.
+
+Installed as the package ``rtpose_nodes`` and found through the ``rtpose.nodes``
+entry point, exactly like a third-party plugin. Importing this package registers
+every standard node type.
+"""
+
+from rtpose_nodes import capture, export  # noqa: F401,E402  (importing registers the node types)

@@ -1,0 +1,186 @@
+"""``display``: the live window with the pose overlay, stats panel, snapshots and recording.
+
+Where the drawing happens: ``process()`` draws the overlay on the worker thread. The
+image and poses arrive joined by frame index, so drawing there pins each skeleton to
+the frame it was computed from; OpenCV drawing releases the GIL, so it overlaps with
+Qt painting on the main thread; its cost shows up in this node's metrics instead of
+as a sluggish window; and recording (``r``) gets every frame, not only those the
+window happened to show. The Qt side only wraps the finished frame and blits it.
+
+PyQt5 is imported lazily (in ``open()``), so importing this module never needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import numpy as np
+from pydantic import Field
+
+from rtpose.api import Image, Node, Params, Poses, RtposeError, register_node
+from rtpose.viz.overlay import draw_poses
+from rtpose_nodes.record import VideoSink
+
+if TYPE_CHECKING:
+    from rtpose.viz.window import PoseWindow
+
+LIVE_CLOCK_WINDOW_S = 10.0
+"""A timestamp within this many seconds before ``time.monotonic()`` is taken as a live capture time."""
+
+
+class DisplayParams(Params):
+    title: str = Field("rtpose", description="window title")
+    kpt_threshold: float = Field(0.3, ge=0.0, le=1.0, description="hide joints scoring below this")
+    draw_boxes: bool = True
+    draw_ids: bool = True
+    show_panel: bool = Field(True, description="show the stats panel at start (h toggles it)")
+    fullscreen: bool = Field(False, description="start fullscreen (f toggles it)")
+    snapshot_dir: str = Field("snapshots", description="folder for s snapshots (PNG)")
+    record_dir: str = Field("recordings", description="folder for r recordings (MP4)")
+    record_fps: float | None = Field(None, gt=0, le=1000, description="recording frame rate; default: from timestamps")
+    width: int = Field(1280, ge=160, le=16384, description="initial window width")
+    height: int = Field(720, ge=90, le=16384, description="initial window height")
+
+
+def screen_problem(environ: Mapping[str, str] | None = None, platform: str | None = None) -> str | None:
+    """Why no window can open here, or None. Only Linux/BSD without X11/Wayland is detectable cheaply."""
+    env = os.environ if environ is None else environ
+    plat = sys.platform if platform is None else platform
+    if not plat.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM"):
+        return None
+    return ("no screen available (neither DISPLAY nor WAYLAND_DISPLAY is set): run with --headless to drop "
+            "the display node, or set QT_QPA_PLATFORM=offscreen")
+
+
+class RateMeter:
+    """Events per second, smoothed (EMA of intervals) so the panel does not flicker."""
+
+    def __init__(self, smoothing: float = 0.1) -> None:
+        self._alpha = smoothing
+        self._last: float | None = None
+        self._interval: float | None = None
+
+    def tick(self, t: float) -> None:
+        if self._last is not None and t > self._last:
+            dt = t - self._last
+            self._interval = dt if self._interval is None else self._interval + self._alpha * (dt - self._interval)
+        self._last = t
+
+    @property
+    def rate(self) -> float | None:
+        return None if not self._interval else 1.0 / self._interval
+
+
+class RecordSwitch:
+    """The window's ``r`` key: starts and stops a :class:`VideoSink` that ``process()`` feeds.
+
+    Writing happens on the worker thread, so every annotated frame is recorded even
+    when the window skips some; the switch is lock-protected because the window flips
+    it from the main thread.
+    """
+
+    def __init__(self, folder: Path, fps: float | None) -> None:
+        self.folder = folder
+        self.fps = fps
+        self._sink: VideoSink | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def recording(self) -> bool:
+        return self._sink is not None
+
+    def start(self) -> Path:
+        with self._lock:
+            if self._sink is None:
+                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+                self._sink = VideoSink(self.folder / f"rtpose-{stamp}.mp4", self.fps)
+            return self._sink.path
+
+    def stop(self) -> Path | None:
+        with self._lock:
+            sink, self._sink = self._sink, None
+        return None if sink is None else sink.close()
+
+    def write(self, frame: np.ndarray, timestamp: float) -> None:
+        sink = self._sink
+        if sink is not None:
+            sink.write(frame, timestamp)  # a sink closed meanwhile ignores the frame
+
+
+@register_node("display")
+class Display(Node):
+    """Shows every person's skeleton, box and id live in a window, with a stats panel.
+
+    Keys: q/Esc quit, space pause, s snapshot, r record, f fullscreen, h panel.
+    Set ``stats_provider`` (e.g. to the runtime's metrics snapshot) to get per-node times.
+    """
+
+    interactive = True
+    inputs = {"image": Image, "poses": Poses}
+    outputs: dict[str, type] = {}
+    Params = DisplayParams
+
+    stats_provider: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None
+    window: PoseWindow | None = None
+
+    def open(self) -> None:
+        problem = screen_problem()
+        if problem is not None:
+            raise RtposeError(f"node {self.name!r}: {problem}")
+        try:
+            window = importlib.import_module("rtpose.viz.window")
+        except ImportError as exc:
+            raise RtposeError(f"node {self.name!r} needs PyQt5 for its window ({exc}): install it with "
+                              f"pip install \"rtpose[gui]\", or run with --headless to drop the display") from exc
+        p: DisplayParams = self.params  # type: ignore[assignment]
+        self._window_mod = window
+        self._slot = window.LatestSlot()
+        self._recorder = RecordSwitch(Path(p.record_dir).expanduser(), p.record_fps)
+        self._pipeline_rate = RateMeter()
+        self._camera_rate = RateMeter()
+        self._index = 0
+
+    def process(self, image: Image, poses: Poses) -> dict:
+        """Draw the overlay on this frame and hand it to the window; never waits for the window."""
+        p: DisplayParams = self.params  # type: ignore[assignment]
+        now = time.monotonic()
+        self._pipeline_rate.tick(now)
+        self._camera_rate.tick(image.timestamp)
+        annotated = draw_poses(image.pixels, poses, p.kpt_threshold, p.draw_boxes, p.draw_ids)
+        live = 0.0 <= now - image.timestamp < LIVE_CLOCK_WINDOW_S
+        self._slot.put(self._window_mod.DisplayFrame(
+            pixels=annotated, index=self._index, timestamp=image.timestamp, received=now, people=len(poses),
+            pipeline_fps=self._pipeline_rate.rate, camera_fps=self._camera_rate.rate,
+            latency_ms=(now - image.timestamp) * 1000.0 if live else None, live_clock=live))
+        self._recorder.write(annotated, image.timestamp)
+        self._index += 1
+        return {}
+
+    def ui_loop(self, should_stop: Callable[[], bool]) -> None:
+        """Run the window on the main thread until it is closed (q, Esc, the close button) or ``should_stop()``."""
+        p: DisplayParams = self.params  # type: ignore[assignment]
+        w = self._window_mod
+        options = w.WindowOptions(title=p.title, width=p.width, height=p.height, show_panel=p.show_panel,
+                                  fullscreen=p.fullscreen, snapshot_dir=Path(p.snapshot_dir).expanduser())
+
+        def created(window: PoseWindow) -> None:
+            self.window = window
+
+        try:
+            w.run_window(self._slot, should_stop, options, self.stats_provider, self._recorder, on_created=created)
+        finally:
+            self.window = None
+
+    def close(self) -> None:
+        recorder = getattr(self, "_recorder", None)
+        if recorder is not None:
+            recorder.stop()

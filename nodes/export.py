@@ -1,0 +1,142 @@
+"""The ``export_keypoints`` sink: poses of every frame to a JSON Lines or CSV file.
+
+Frame index: the node takes an ``image`` input beside ``poses`` (the runtime joins the
+two by frame) for the timestamp, and counts the frames it is given itself, from 0. The
+runtime delivers frames in order on lossless edges, so the count is the frame index of
+a file source; on a lossy (live) edge it counts the frames that reached the file.
+
+Formats (floats rounded: 2 decimals for pixel coordinates and sizes, 4 for scores,
+6 for timestamps; values that are not finite are written as null / empty):
+
+- JSON Lines, one object per frame, also for frames without people::
+
+    {"frame": 0, "timestamp": 0.0, "people": [{"track_id": 3, "bbox": [x, y, w, h],
+     "score": 0.91, "keypoints": [[x, y, score], ... 17]}]}
+
+- CSV, one row per person per frame (frames without people write no row): ``frame,
+  timestamp, track_id, bbox_x, bbox_y, bbox_w, bbox_h, score`` then ``<name>_x,
+  <name>_y, <name>_score`` for each COCO keypoint.
+
+Boxes are written as ``x, y, w, h`` (converted from the ``x1, y1, x2, y2`` of Poses).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from pydantic import Field, model_validator
+
+from rtpose.api import COCO_KEYPOINTS, Image, Node, Params, Poses, register_node
+
+FORMAT_BY_SUFFIX: dict[str, str] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+class ExportParams(Params):
+    path: Path = Field(description="Output file, .jsonl or .csv; its folder is created. An existing file is replaced.")
+    format: Literal["jsonl", "csv"] | None = Field(
+        None, description="File format; default: from the path's extension (.jsonl/.ndjson or .csv).")
+    flush_every: int = Field(
+        1, ge=1, description="Flush to disk every this many frames (1: a crash or kill loses nothing).")
+
+    @model_validator(mode="after")
+    def _known_format(self) -> "ExportParams":
+        if self.format is None and self.path.suffix.lower() not in FORMAT_BY_SUFFIX:
+            raise ValueError(f"cannot tell the format of {str(self.path)!r} from its extension: use .jsonl or "
+                             f".csv, or set format: jsonl|csv")
+        return self
+
+    @property
+    def resolved_format(self) -> str:
+        return self.format or FORMAT_BY_SUFFIX[self.path.suffix.lower()]
+
+
+def csv_header(names: tuple[str, ...] = COCO_KEYPOINTS) -> list[str]:
+    """CSV columns: frame, timestamp, track and box, then x, y, score per keypoint."""
+    head = ["frame", "timestamp", "track_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "score"]
+    return head + [f"{name}_{part}" for name in names for part in ("x", "y", "score")]
+
+
+def _num(value: Any, digits: int) -> float | None:
+    """Round for the file; None for NaN/inf, which JSON cannot hold."""
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def people_records(poses: Poses) -> list[dict[str, Any]]:
+    """Poses as the JSON ``people`` list: xywh boxes, rounded, 17 ``[x, y, score]`` each."""
+    people = []
+    for i in range(len(poses)):
+        x1, y1, x2, y2 = (float(v) for v in poses.boxes[i])
+        people.append({
+            "track_id": int(poses.track_ids[i]),
+            "bbox": [_num(x1, 2), _num(y1, 2), _num(x2 - x1, 2), _num(y2 - y1, 2)],
+            "score": _num(poses.scores[i], 4),
+            "keypoints": [[_num(x, 2), _num(y, 2), _num(s, 4)] for x, y, s in poses.keypoints[i]],
+        })
+    return people
+
+
+def frame_record(frame: int, timestamp: float, poses: Poses) -> dict[str, Any]:
+    """One JSON Lines object: the frame, its timestamp and its people."""
+    return {"frame": frame, "timestamp": _num(timestamp, 6), "people": people_records(poses)}
+
+
+def csv_rows(frame: int, timestamp: float, poses: Poses) -> list[list[Any]]:
+    """The CSV rows of one frame, one per person (none for an empty frame)."""
+    rows = []
+    for person in people_records(poses):
+        row: list[Any] = [frame, _num(timestamp, 6), person["track_id"], *person["bbox"], person["score"]]
+        row += [v for kp in person["keypoints"] for v in kp]
+        rows.append(["" if v is None else v for v in row])
+    return rows
+
+
+@register_node("export_keypoints")
+class ExportKeypoints(Node):
+    """Writes every frame's poses to a JSON Lines or CSV file (frame index, timestamp, boxes, keypoints)."""
+
+    inputs = {"poses": Poses, "image": Image}
+    outputs: dict[str, type] = {}
+    Params = ExportParams
+    params: ExportParams
+
+    def __init__(self, name: str, params: ExportParams) -> None:
+        super().__init__(name, params)
+        self._file: IO[str] | None = None
+        self._csv: Any = None
+        self._frame = 0
+
+    def open(self) -> None:
+        path = self.params.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._frame = 0
+        if self.params.resolved_format == "csv":
+            self._file = path.open("w", newline="", encoding="utf-8")
+            self._csv = csv.writer(self._file)
+            self._csv.writerow(csv_header())
+        else:
+            self._file = path.open("w", encoding="utf-8")
+
+    def process(self, poses: Poses, image: Image) -> dict[str, Any]:
+        assert self._file is not None, "export_keypoints: process() before open()"
+        if poses.keypoint_names != COCO_KEYPOINTS and self._csv is not None:
+            raise ValueError(f"export_keypoints: CSV columns are the 17 COCO keypoints, these poses have "
+                             f"{len(poses.keypoint_names)} ({', '.join(poses.keypoint_names[:3])}, ...)")
+        if self._csv is not None:
+            self._csv.writerows(csv_rows(self._frame, image.timestamp, poses))
+        else:
+            self._file.write(json.dumps(frame_record(self._frame, image.timestamp, poses)) + "\n")
+        self._frame += 1
+        if self._frame % self.params.flush_every == 0:
+            self._file.flush()
+        return {}
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._csv = None

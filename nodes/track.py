@@ -1,0 +1,49 @@
+"""``track``: give every detected person an id that stays theirs from frame to frame.
+
+A thin node over :class:`rtpose.tracking.bytetrack.ByteTracker` (ByteTrack: Kalman
+boxes, confident detections matched first, low-score ones only keep people alive).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from rtpose.api import Detections, Node, Params, Tracks, register_node
+from rtpose.tracking.bytetrack import ByteTracker
+
+
+@register_node("track")
+class Track(Node):
+    """Multi-person tracking: detections in, detections with stable track ids out."""
+
+    inputs = {"detections": Detections}
+    outputs = {"tracks": Tracks}
+
+    class Params(Params):
+        high_thresh: float = Field(0.5, ge=0, le=1, description="Detections scoring at least this are matched first.")
+        low_thresh: float = Field(0.1, ge=0, le=1, description=(
+            "Detections below this are ignored; between low_thresh and high_thresh they only keep "
+            "already-tracked people alive (e.g. while half hidden), never start a track."))
+        match_thresh: float = Field(0.8, gt=0, le=1, description=(
+            "Largest accepted association cost 1 - IoU (blended with 1 - OKS when keypoints are known)."))
+        track_buffer: int = Field(30, ge=0, description=(
+            "Frames a person who is no longer detected is remembered (and predicted) so they keep their id."))
+        min_hits: int = Field(2, ge=1, description="Consecutive detections before a new track is reported.")
+        new_track_thresh: float | None = Field(None, ge=0, le=1, description=(
+            "Smallest score that starts a new track; default high_thresh + 0.1."))
+        pose_weight: float = Field(0.5, ge=0, le=1, description=(
+            "Weight of pose similarity (OKS) against box IoU, when the detections carry keypoints."))
+        fuse_score: bool = Field(False, description="Multiply IoU by the detection score in the first stage.")
+
+    def open(self) -> None:
+        p = self.params
+        assert isinstance(p, Track.Params)
+        self.tracker = ByteTracker(high_thresh=p.high_thresh, low_thresh=p.low_thresh, match_thresh=p.match_thresh,
+                                   track_buffer=p.track_buffer, min_hits=p.min_hits,
+                                   new_track_thresh=p.new_track_thresh, pose_weight=p.pose_weight,
+                                   fuse_score=p.fuse_score)
+
+    def process(self, detections: Detections, **_: Any) -> dict[str, Any]:
+        return {"tracks": self.tracker.update(detections)}

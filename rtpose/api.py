@@ -1,0 +1,30 @@
+"""The public plugin API: everything a node author imports.
+
+    from rtpose.api import Node, Params, register_node, Image, Poses
+
+    @register_node("joint_angles")
+    class JointAngles(Node):
+        inputs = {"poses": Poses}
+        outputs = {"poses": Poses}
+        ...
+"""
+
+from rtpose.errors import ModelError, ModelNotFound, RtposeError, SourceError
+from rtpose.node import Node, NoParams, Params
+from rtpose.plugins import register_node
+from rtpose.types import (
+    COCO_FLIP_PAIRS,
+    COCO_KEYPOINTS,
+    COCO_SIGMAS,
+    COCO_SKELETON,
+    Detections,
+    Image,
+    Poses,
+    Tracks,
+)
+
+__all__ = [
+    "COCO_FLIP_PAIRS", "COCO_KEYPOINTS", "COCO_SIGMAS", "COCO_SKELETON",
+    "Detections", "Image", "ModelError", "ModelNotFound", "Node", "NoParams", "Params",
+    "Poses", "RtposeError", "SourceError", "Tracks", "register_node",
+]

@@ -1,0 +1,252 @@
+"""The ``rtpose`` command: run, validate and inspect graphs, list nodes and models."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import rtpose
+from rtpose.errors import GraphError, NodeFailed, RtposeError
+from rtpose.graph.build import Graph, apply_overrides, build_graph, load_graph
+from rtpose.graph.edit import add_export, interactive_nodes, remove_nodes, replace_source
+from rtpose.graph.render import to_dot, to_text
+from rtpose.graph.yamlfile import load_yaml
+from rtpose.plugins import get_node_type, node_types
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Real-time multi-person pose pipelines built from a graph of nodes.")
+nodes_app = typer.Typer(no_args_is_help=True, help="List and describe node types.")
+app.add_typer(nodes_app, name="nodes")
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"rtpose {rtpose.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what the runtime and nodes do."),
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+
+
+def _fail(exc: RtposeError, code: int = 2) -> None:
+    for line in str(exc).splitlines():
+        err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def prepare_graph(path: Path, *, source: str | None = None, overrides: list[str] | None = None,
+                  headless: bool = False, export: Path | None = None) -> Graph:
+    """Load a graph file and apply the command-line edits, validating the result."""
+    raw = load_yaml(path)
+    apply_overrides(raw, overrides or [])
+    if source is not None:
+        replace_source(raw, source)
+    if headless or export is not None:
+        graph = build_graph(raw, path)
+        if headless:
+            remove_nodes(raw, interactive_nodes(graph))
+        if export is not None:
+            add_export(raw, graph, str(export))
+    return build_graph(raw, path)
+
+
+@app.command()
+def run(
+    graph_file: Path = typer.Argument(..., help="The graph, e.g. graphs/webcam_body.yaml."),
+    source: Optional[str] = typer.Option(None, "--source", help="Replace the capture node's source: camera "
+                                         "index, video file, URL or image folder."),
+    set_: list[str] = typer.Option([], "--set", help="Override a parameter: NODE.PARAM=VALUE (repeatable)."),
+    headless: bool = typer.Option(False, "--headless", help="Run without the window (no screen or Qt needed)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after N frames per source."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write keypoints per frame (.jsonl or .csv)."),
+    metrics: Optional[Path] = typer.Option(None, "--metrics", help="Write per-node figures as JSON."),
+    trace: Optional[Path] = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace of every frame."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary table."),
+) -> None:
+    """Run a graph until its sources end, the window closes or Ctrl-C."""
+    from rtpose.runtime.scheduler import GraphRunner
+
+    try:
+        graph = prepare_graph(graph_file, source=source, overrides=set_, headless=headless, export=export)
+    except RtposeError as exc:
+        _fail(exc)
+    runner = GraphRunner(graph, max_frames=max_frames, trace=trace is not None)
+    with _progress(runner, enabled=not quiet and not interactive_nodes(graph)) as tick:
+        result = runner.run(on_tick=tick)
+    if metrics is not None:
+        runner.metrics.write_json(metrics, {"graph": str(graph_file), "elapsed_s": result.elapsed,
+                                            "exit_code": result.exit_code})
+    if trace is not None:
+        runner.metrics.write_trace(trace)
+    if not quiet:
+        print_summary(runner.metrics.snapshot(), result.elapsed)
+    if result.error is not None:
+        _report_failure(result.error)
+    if result.stuck_threads:
+        err.print(f"[bold red]error:[/] threads did not stop: {', '.join(result.stuck_threads)}")
+    if result.interrupted:
+        err.print("stopped by Ctrl-C")
+    raise typer.Exit(result.exit_code)
+
+
+def _report_failure(failure: NodeFailed) -> None:
+    err.print(failure.traceback_text.rstrip(), highlight=False, markup=False)
+    err.print(f"[bold red]error:[/] {failure}", highlight=False)
+
+
+class _progress:
+    """A rich progress bar of frames done, fed from the runner's tick on the main thread."""
+
+    def __init__(self, runner: Any, enabled: bool) -> None:
+        self.runner = runner
+        self.enabled = enabled and err.is_terminal
+        self.bar: Progress | None = None
+        self.task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[fps]:.1f} FPS"), TimeElapsedColumn(), console=err)
+        self.bar.start()
+        self.task = self.bar.add_task("frames", total=None, fps=0.0)
+        return self.tick
+
+    def tick(self) -> None:
+        assert self.bar is not None
+        sources = self.runner.graph.sources()
+        total = sum(filter(None, (getattr(self.runner.nodes.get(s), "frame_count", None) for s in sources))) or None
+        if self.runner.max_frames and total:
+            total = min(total, self.runner.max_frames * len(sources))
+        stats = self.runner.metrics.snapshot()
+        sinks = self.runner.graph.sinks()
+        done = min((stats[s]["frames_out"] for s in sinks), default=0)
+        fps = min((stats[s]["fps_recent"] for s in sinks), default=0.0)
+        self.bar.update(self.task, completed=done, total=total, fps=fps)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.tick()
+            self.bar.stop()
+
+
+def print_summary(stats: dict[str, dict[str, Any]], elapsed: float) -> None:
+    """The table printed when a run ends: one row per node."""
+    table = Table(title=f"rtpose run: {elapsed:.1f} s", title_justify="left")
+    for column in ("node", "type", "in", "out", "FPS", "p50 ms", "p99 ms", "since capture p50 ms",
+                   "queue mean/max", "drops"):
+        table.add_column(column, justify="left" if column in ("node", "type") else "right")
+    for name, s in stats.items():
+        table.add_row(name, s["type"], str(s["frames_in"]), str(s["frames_out"]), f"{s['fps']:.1f}",
+                      f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}", f"{s['latency_p50_ms']:.1f}",
+                      f"{s['queue_mean']:.1f}/{s['queue_max']}", str(s["dropped"]))
+    err.print(table)
+
+
+@app.command()
+def validate(graph_file: Path = typer.Argument(..., help="The graph file to check.")) -> None:
+    """Check a graph without running it; every problem is listed with its file and line."""
+    try:
+        graph = load_graph(graph_file)
+    except RtposeError as exc:
+        _fail(exc, code=1)
+    out.print(f"[green]ok[/]: {graph_file}: {len(graph.nodes)} nodes, {len(graph.edges())} edges "
+              f"({', '.join(graph.nodes)})")
+
+
+@app.command("graph")
+def show_graph(
+    graph_file: Path = typer.Argument(...),
+    dot: bool = typer.Option(False, "--dot", help="Print Graphviz DOT (pipe into `dot -Tpng`)."),
+) -> None:
+    """Print a graph's nodes and wiring, as text or for Graphviz."""
+    try:
+        graph = load_graph(graph_file)
+    except RtposeError as exc:
+        _fail(exc, code=1)
+    sys.stdout.write(to_dot(graph) if dot else to_text(graph))
+
+
+@nodes_app.command("list")
+def nodes_list() -> None:
+    """All node types: the standard ones and those of installed plugins."""
+    table = Table(title="node types", title_justify="left")
+    for column in ("type", "inputs", "outputs", "from", "about"):
+        table.add_column(column)
+    for type_name, cls in node_types().items():
+        table.add_row(type_name, _ports(cls.inputs), _ports(cls.outputs), cls.__module__, _first_line(cls.__doc__))
+    out.print(table)
+
+
+@nodes_app.command("show")
+def nodes_show(type_name: str = typer.Argument(..., help="A node type, e.g. detect.")) -> None:
+    """A node type's ports and parameters, with types, defaults and docs."""
+    try:
+        cls = get_node_type(type_name)
+    except RtposeError as exc:
+        _fail(exc, code=1)
+    out.print(f"[bold]{type_name}[/]  ({cls.__module__}.{cls.__qualname__})")
+    if cls.__doc__:
+        out.print(cls.__doc__.strip())
+    out.print(f"inputs:  {_ports(cls.inputs) or '-'}\noutputs: {_ports(cls.outputs) or '-'}")
+    table = Table(title="params", title_justify="left")
+    for column in ("name", "type", "default", "description"):
+        table.add_column(column)
+    for name, field in cls.Params.model_fields.items():
+        default = "required" if field.is_required() else json.dumps(field.get_default(call_default_factory=True),
+                                                                    default=str)
+        table.add_row(name, _annotation(field.annotation), default, field.description or "")
+    out.print(table)
+
+
+def _ports(ports: dict[str, type]) -> str:
+    return ", ".join(f"{name}: {getattr(kind, '__name__', kind)}" for name, kind in ports.items())
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
+
+
+def _annotation(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+    return text or str(annotation).replace("typing.", "")
+
+
+def _mount_subcommands() -> None:
+    """Sub-commands that live next to the code they drive."""
+    from rtpose.cameras_cli import cameras
+    from rtpose.models.cli import app as models_app
+
+    app.add_typer(models_app, name="models", help="Known models, the local cache and downloads.")
+    app.command("cameras")(cameras)
+
+
+_mount_subcommands()
+
+
+def main() -> None:
+    try:
+        app()
+    except GraphError as exc:  # raised outside a command (e.g. by a plugin at import)
+        _fail(exc)
+
+
+if __name__ == "__main__":
+    main()

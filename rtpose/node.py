@@ -1,0 +1,100 @@
+"""The node contract: what a node declares and the three calls the runtime makes.
+
+A node is a small class. It declares its input and output ports (name -> payload
+type from :mod:`rtpose.types`), a pydantic ``Params`` model, and implements
+``open`` / ``process`` / ``close``. The runtime owns everything else: the thread
+the node runs in, the queues between nodes, timing, pacing and shutdown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NoParams(BaseModel):
+    """Params model of a node that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Params(BaseModel):
+    """Base class for node params: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Node:
+    """Base class of every node.
+
+    Class attributes a subclass sets:
+
+    - ``inputs`` / ``outputs``: port name -> payload type. A node without inputs is a
+      source; its ``process()`` takes no arguments and returns ``None`` at end of stream.
+    - ``Params``: pydantic model of the node's ``params:`` in the graph file.
+    - ``interactive``: True for nodes that need a screen (``--headless`` removes them).
+    - ``live_input_queue``: (policy, capacity) of this node's inputs when its source is
+      live and the graph file does not say; writers use ``("drop_oldest", 64)`` so a
+      slow disk drops (and counts) writes instead of stalling the live path.
+
+    Instance attributes the runtime reads after ``open()`` (sources only):
+
+    - ``live``: True for cameras and streams. Live sources are flow-limited (frames
+      that arrive while the graph is busy are dropped at the source) and their edges
+      default to latency-first queues; files default to lossless queues.
+    - ``pace_fps``: when set, the runtime emits at most this many frames a second
+      (a file played "in real time" to imitate a camera).
+    - ``frame_count``: frames the source will deliver, when known (for progress bars).
+    """
+
+    inputs: ClassVar[dict[str, type]] = {}
+    outputs: ClassVar[dict[str, type]] = {}
+    Params: ClassVar[type[BaseModel]] = NoParams
+    interactive: ClassVar[bool] = False
+    live_input_queue: ClassVar[tuple[str, int]] = ("latest", 1)
+    type_name: ClassVar[str] = ""  # set by @register_node
+
+    live: bool = False
+    pace_fps: float | None = None
+    frame_count: int | None = None
+
+    def __init__(self, name: str, params: BaseModel) -> None:
+        self.name = name
+        self.params = params
+
+    def open(self) -> None:
+        """Acquire resources (open the camera, load the model). Called once, before any frame."""
+
+    def process(self, **inputs: Any) -> dict[str, Any] | None:
+        """Compute this node's outputs for one frame.
+
+        Gets one keyword argument per input port, all from the same frame, and returns
+        a dict with a value for every output port. Sources get no arguments and return
+        ``None`` when the stream has ended.
+        """
+        raise NotImplementedError(f"node type {self.type_name!r} does not implement process()")
+
+    def close(self) -> None:
+        """Release resources. Called once, also after an error or a stop."""
+
+    def graph_stats(self) -> dict[str, dict[str, Any]]:
+        """Live per-node figures of the running graph (FPS, ms, drops), for dashboards.
+
+        Empty when the node is not run by the runtime (e.g. in a unit test).
+        """
+        provider = getattr(self, "_stats_provider", None)
+        return provider() if provider is not None else {}
+
+    def ui_loop(self, should_stop: Callable[[], bool]) -> None:
+        """Run a user interface on the main thread (only for ``interactive`` nodes).
+
+        The runtime calls it from the main thread while the graph runs and stops the
+        graph when it returns (the window was closed). It must return soon after
+        ``should_stop()`` becomes true. ``process()`` still runs on the node's own
+        thread and hands frames to the interface.
+        """
+
+
+def is_source(node_cls: type[Node]) -> bool:
+    return not node_cls.inputs

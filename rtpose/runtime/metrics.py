@@ -1,0 +1,122 @@
+"""Per-node figures computed from the exact timestamps each frame carries, never sampled.
+
+For every node: frames in/out, FPS, processing time p50/p99, time since capture
+(end-to-end latency at the sinks), queue depth and drops; plus a Chrome/Perfetto
+trace of every frame through every node.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtpose.runtime.inbox import EdgeStats
+
+KEEP_SAMPLES = 20_000
+MAX_TRACE_EVENTS = 2_000_000
+
+
+@dataclass
+class _NodeRecord:
+    frames_in: int = 0
+    frames_out: int = 0
+    source_dropped: int = 0
+    first_out: float | None = None
+    last_out: float | None = None
+    process_s: deque = field(default_factory=lambda: deque(maxlen=KEEP_SAMPLES))
+    since_capture_s: deque = field(default_factory=lambda: deque(maxlen=KEEP_SAMPLES))
+    recent_out: deque = field(default_factory=lambda: deque(maxlen=60))
+
+
+class Metrics:
+    """Thread-safe collector; node threads record, anyone can snapshot."""
+
+    def __init__(self, nodes: dict[str, str], trace: bool = False) -> None:
+        self._types = nodes
+        self._records = {name: _NodeRecord() for name in nodes}
+        self._edges: dict[str, dict[str, EdgeStats]] = {}
+        self._lock = threading.Lock()
+        self._trace: list[tuple[str, str, int, float, float]] | None = [] if trace else None
+
+    def attach_edges(self, node: str, stats: dict[str, EdgeStats]) -> None:
+        self._edges[node] = stats
+
+    def received(self, node: str) -> None:
+        with self._lock:
+            self._records[node].frames_in += 1
+
+    def processed(self, node: str, source: str, index: int, captured: float, start: float, end: float) -> None:
+        with self._lock:
+            rec = self._records[node]
+            rec.frames_out += 1
+            rec.first_out = end if rec.first_out is None else rec.first_out
+            rec.last_out = end
+            rec.process_s.append(end - start)
+            rec.since_capture_s.append(end - captured)
+            rec.recent_out.append(end)
+            if self._trace is not None and len(self._trace) < MAX_TRACE_EVENTS:
+                self._trace.append((node, source, index, start, end))
+
+    def source_dropped(self, node: str) -> None:
+        with self._lock:
+            self._records[node].source_dropped += 1
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Per node: frames, FPS (whole run and recent), times in ms, queues and drops."""
+        with self._lock:
+            return {name: self._node_figures(name, rec) for name, rec in self._records.items()}
+
+    def _node_figures(self, name: str, rec: _NodeRecord) -> dict[str, Any]:
+        process = np.asarray(rec.process_s) * 1000.0
+        since = np.asarray(rec.since_capture_s) * 1000.0
+        edges = self._edges.get(name, {})
+        span = (rec.last_out - rec.first_out) if rec.first_out is not None and rec.last_out is not None else 0.0
+        recent = list(rec.recent_out)
+        recent_span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
+        return {
+            "type": self._types[name],
+            "frames_in": rec.frames_in,
+            "frames_out": rec.frames_out,
+            "fps": (rec.frames_out - 1) / span if span > 0 else 0.0,
+            "fps_recent": (len(recent) - 1) / recent_span if recent_span > 0 else 0.0,
+            "p50_ms": _percentile(process, 50),
+            "p99_ms": _percentile(process, 99),
+            "mean_ms": float(process.mean()) if process.size else 0.0,
+            "latency_p50_ms": _percentile(since, 50),
+            "latency_p99_ms": _percentile(since, 99),
+            "queue_mean": sum(e.depth_mean for e in edges.values()),
+            "queue_max": max((e.depth_max for e in edges.values()), default=0),
+            "dropped": sum(e.dropped for e in edges.values()) + rec.source_dropped,
+            "inputs": {port: {"policy": e.policy, "capacity": e.capacity, "received": e.received,
+                              "dropped": e.dropped, "depth_mean": e.depth_mean, "depth_max": e.depth_max}
+                       for port, e in edges.items()},
+        }
+
+    def write_json(self, path: Path, extra: dict[str, Any] | None = None) -> None:
+        payload = {"nodes": self.snapshot(), **(extra or {})}
+        Path(path).write_text(json.dumps(payload, indent=2))
+
+    def write_trace(self, path: Path) -> None:
+        """Chrome trace format (open in ui.perfetto.dev or chrome://tracing): one lane per node."""
+        events: list[dict[str, Any]] = []
+        lanes = {name: i + 1 for i, name in enumerate(self._records)}
+        for name, tid in lanes.items():
+            events.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name}})
+        with self._lock:
+            spans = list(self._trace or [])
+        origin = min((s[3] for s in spans), default=0.0)
+        for node, source, index, start, end in spans:
+            events.append({"name": f"{source}#{index}", "cat": self._types[node], "ph": "X", "pid": 1,
+                           "tid": lanes[node], "ts": (start - origin) * 1e6, "dur": (end - start) * 1e6,
+                           "args": {"frame": index, "source": source}})
+        Path(path).write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}))
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    return float(np.percentile(values, q)) if values.size else 0.0

@@ -1,0 +1,36 @@
+"""What travels on an edge: a value plus the frame's identity and timing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Span:
+    """One node's work on one frame, in ``time.monotonic()`` seconds."""
+
+    node: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Packet:
+    """A value for one frame. ``end`` packets carry no value and close the edge.
+
+    ``index`` counts the frames read by ``source`` (so frames dropped at the source
+    leave gaps); ``captured`` is when the frame left the source; ``spans`` is every
+    node the frame's data passed through on the way here.
+    """
+
+    source: str
+    index: int
+    captured: float
+    value: Any = None
+    spans: tuple[Span, ...] = field(default=())
+    end: bool = False
+
+
+def end_of_stream(source: str) -> Packet:
+    return Packet(source=source, index=-1, captured=0.0, end=True)

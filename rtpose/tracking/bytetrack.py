@@ -1,0 +1,272 @@
+"""ByteTrack-style multi-person tracking: Kalman boxes, two-stage Hungarian association.
+
+Why ByteTrack: a person half hidden behind another gets a low detector score;
+dropping such boxes (as SORT does) loses the track exactly when identities are
+most at risk. ByteTrack matches confident boxes first and then uses the
+low-score leftovers only to keep already-tracked people alive, never to start
+new tracks. Association is a Hungarian assignment on ``1 - IoU`` between each
+track's Kalman-predicted box and the detections, gated by ``match_thresh``,
+optionally blended with pose similarity (OKS) when keypoints are known for both.
+
+Pure computation, no threads: one :class:`ByteTracker` per video stream.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from rtpose.tracking.kalman_box import KalmanBoxFilter
+from rtpose.tracking.oks import iou_matrix, oks_matrix
+from rtpose.types import Detections, Poses, Tracks
+
+_BOX_TO_OKS_AREA = 0.53
+"""A person's segment area is about this fraction of their box (COCO statistics)."""
+
+
+class TrackState(enum.IntEnum):
+    """Lifecycle of a track: tentative -> confirmed <-> lost -> removed."""
+
+    TENTATIVE = 0
+    CONFIRMED = 1
+    LOST = 2
+    REMOVED = 3
+
+
+@dataclass(eq=False)
+class _Track:
+    kf: KalmanBoxFilter
+    box: np.ndarray  # last matched detection box (xyxy)
+    score: float
+    class_id: int
+    keypoints: np.ndarray | None
+    last_frame: int
+    hits: int = 1
+    state: TrackState = TrackState.TENTATIVE
+    track_id: int = -1
+    det_index: int = -1  # index of the detection matched this frame
+
+    def shifted_keypoints(self) -> np.ndarray | None:
+        """Last keypoints moved by the predicted box motion (so OKS compares like with like)."""
+        if self.keypoints is None:
+            return None
+        pred = self.kf.box
+        shift = (pred[:2] + pred[2:]) / 2 - (self.box[:2] + self.box[2:]) / 2
+        out = self.keypoints.copy()
+        out[:, :2] += shift
+        return out
+
+
+class ByteTracker:
+    """Multi-object tracker in the manner of ByteTrack (Zhang et al., 2022).
+
+    Args:
+        high_thresh: detections at or above this score are matched first.
+        low_thresh: detections below it are ignored; between the two they only keep
+            confirmed tracks alive (second stage).
+        match_thresh: largest association cost (``1 - IoU``, possibly blended with
+            ``1 - OKS``) accepted in the first stage.
+        track_buffer: frames a lost track is kept (and predicted) before removal.
+        min_hits: consecutive matches that confirm a tentative track.
+        new_track_thresh: smallest score that starts a track (default ``high_thresh + 0.1``).
+        low_match_thresh: largest ``1 - IoU`` in the second (low-score) stage.
+        tentative_match_thresh: largest cost when matching tentative tracks.
+        pose_weight: weight of ``1 - OKS`` in the cost when keypoints are known.
+        fuse_score: multiply IoU by the detection score in the first stage (ByteTrack's default
+            on MOT17); makes confident boxes win ties.
+    """
+
+    def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, match_thresh: float = 0.8,
+                 track_buffer: int = 30, min_hits: int = 2, new_track_thresh: float | None = None,
+                 low_match_thresh: float = 0.5, tentative_match_thresh: float = 0.7,
+                 pose_weight: float = 0.5, fuse_score: bool = False) -> None:
+        if not 0 <= low_thresh <= high_thresh:
+            raise ValueError(f"need 0 <= low_thresh <= high_thresh, got {low_thresh}, {high_thresh}")
+        if min_hits < 1 or track_buffer < 0:
+            raise ValueError(f"min_hits must be >= 1 and track_buffer >= 0, got {min_hits}, {track_buffer}")
+        self.high_thresh = high_thresh
+        self.low_thresh = low_thresh
+        self.match_thresh = match_thresh
+        self.track_buffer = track_buffer
+        self.min_hits = min_hits
+        self.new_track_thresh = high_thresh + 0.1 if new_track_thresh is None else new_track_thresh
+        self.low_match_thresh = low_match_thresh
+        self.tentative_match_thresh = tentative_match_thresh
+        self.pose_weight = pose_weight
+        self.fuse_score = fuse_score
+        self.frame_id = 0
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self.last_detection_indices = np.zeros(0, np.int64)
+        """After ``update()``: for each output track, the index of its detection in the input."""
+
+    def reset(self) -> None:
+        """Forget all tracks (a new scene); ids keep counting so they are never reused."""
+        self._tracks = []
+        self.frame_id = 0
+
+    # ------------------------------------------------------------------ update
+    def update(self, detections: Detections, keypoints: np.ndarray | None = None) -> Tracks:
+        """Associate one frame's detections with the tracks and return the tracked people.
+
+        ``keypoints`` (N, K, 3), one pose per detection, enables pose-aware matching; when
+        omitted and ``detections`` is a :class:`Poses`, its keypoints are used. Outputs only
+        tracks matched in this frame that are confirmed (or, during the first ``min_hits``
+        frames, tentative), sorted by track id.
+        """
+        self.frame_id += 1
+        if keypoints is None and isinstance(detections, Poses) and len(detections):
+            keypoints = detections.keypoints
+        kps = None if keypoints is None else np.asarray(keypoints, np.float32).reshape(len(detections), -1, 3)
+        boxes, scores = detections.boxes, detections.scores
+        for t in self._tracks:
+            t.det_index = -1
+            t.kf.predict(freeze_height=t.state == TrackState.LOST)
+
+        high = np.flatnonzero(scores >= self.high_thresh)
+        low = np.flatnonzero((scores >= self.low_thresh) & (scores < self.high_thresh))
+        by_state = {s: [t for t in self._tracks if t.state == s] for s in TrackState}
+
+        # Stage 1: confident detections against every tracked or lost track.
+        pool = by_state[TrackState.CONFIRMED] + by_state[TrackState.LOST]
+        left_tracks, left_high = self._match(pool, high, detections, kps, self.match_thresh, self.fuse_score)
+        # Stage 2: low-score detections only keep still-tracked people alive.
+        still = [t for t in left_tracks if t.state == TrackState.CONFIRMED]
+        unmatched, _ = self._match(still, low, detections, kps, self.low_match_thresh, False, use_pose=False)
+        for t in unmatched:
+            t.state = TrackState.LOST
+        # Stage 3: tentative tracks get the confident leftovers; unmatched ones die at once.
+        dead, left_high = self._match(by_state[TrackState.TENTATIVE], left_high, detections, kps,
+                                      self.tentative_match_thresh, self.fuse_score)
+        for t in dead:
+            t.state = TrackState.REMOVED
+        for di in left_high:
+            if scores[di] >= self.new_track_thresh:
+                self._tracks.append(self._new_track(boxes[di], float(scores[di]), int(detections.class_ids[di]),
+                                                    None if kps is None else kps[di], int(di)))
+        for t in self._tracks:
+            if t.state == TrackState.LOST and self.frame_id - t.last_frame > self.track_buffer:
+                t.state = TrackState.REMOVED
+        self._tracks = [t for t in self._tracks if t.state != TrackState.REMOVED]
+        return self._output()
+
+    def _new_track(self, box: np.ndarray, score: float, class_id: int,
+                   kps: np.ndarray | None, det_index: int) -> _Track:
+        t = _Track(kf=KalmanBoxFilter(box), box=box.copy(), score=score, class_id=class_id,
+                   keypoints=None if kps is None else kps.copy(), last_frame=self.frame_id, det_index=det_index)
+        if self.min_hits <= 1:
+            t.state = TrackState.CONFIRMED
+        return t
+
+    def _hit(self, t: _Track, di: int, detections: Detections, kps: np.ndarray | None) -> None:
+        """Correct a track with its matched detection and advance its lifecycle."""
+        box = detections.boxes[di]
+        t.kf.update(box)
+        t.box = box.copy()
+        t.score = float(detections.scores[di])
+        t.class_id = int(detections.class_ids[di])
+        if kps is not None:
+            t.keypoints = kps[di].copy()
+        t.hits += 1  # tentative tracks die when unmatched, so their hits are consecutive
+        t.last_frame = self.frame_id
+        t.det_index = int(di)
+        if t.state == TrackState.LOST or (t.state == TrackState.TENTATIVE and t.hits >= self.min_hits):
+            t.state = TrackState.CONFIRMED
+
+    def _match(self, tracks: list[_Track], det_idx: np.ndarray, detections: Detections,
+               kps: np.ndarray | None, thresh: float, fuse_score: bool,
+               use_pose: bool = True) -> tuple[list[_Track], np.ndarray]:
+        """Hungarian-assign ``det_idx`` to ``tracks``; update matches, return what is left of both."""
+        if not tracks or len(det_idx) == 0:
+            return list(tracks), det_idx
+        cost = self._cost(tracks, det_idx, detections, kps if use_pose else None, fuse_score)
+        rows, cols = linear_sum_assignment(np.where(cost <= thresh, cost, 1e6))
+        ok = cost[rows, cols] <= thresh
+        for r, c in zip(rows[ok], cols[ok]):
+            self._hit(tracks[r], int(det_idx[c]), detections, kps)
+        matched_r, matched_c = set(rows[ok].tolist()), set(cols[ok].tolist())
+        left_tracks = [t for i, t in enumerate(tracks) if i not in matched_r]
+        left_dets = np.array([d for j, d in enumerate(det_idx) if j not in matched_c], np.int64)
+        return left_tracks, left_dets
+
+    def _cost(self, tracks: list[_Track], det_idx: np.ndarray, detections: Detections,
+              kps: np.ndarray | None, fuse_score: bool) -> np.ndarray:
+        """``1 - IoU`` of predicted boxes and detections, blended with ``1 - OKS`` where both have poses."""
+        det_boxes = detections.boxes[det_idx]
+        iou = iou_matrix(np.stack([t.kf.box for t in tracks]), det_boxes)
+        if fuse_score:
+            iou = iou * detections.scores[det_idx][None, :]
+        cost = 1.0 - iou
+        with_kps = [i for i, t in enumerate(tracks) if t.keypoints is not None]
+        if kps is None or self.pose_weight <= 0 or not with_kps:
+            return cost
+        wh = det_boxes[:, 2:] - det_boxes[:, :2]
+        areas = wh[:, 0] * wh[:, 1] * _BOX_TO_OKS_AREA
+        track_kps = np.stack([tracks[i].shifted_keypoints() for i in with_kps])
+        oks = oks_matrix(track_kps, kps[det_idx], areas)
+        blended = (1 - self.pose_weight) * cost[with_kps] + self.pose_weight * (1.0 - oks)
+        cost[with_kps] = np.where(np.isnan(oks), cost[with_kps], blended)
+        return cost
+
+    # ------------------------------------------------------------------ output
+    def _output(self) -> Tracks:
+        early = self.frame_id <= self.min_hits
+        out = [t for t in self._tracks if t.last_frame == self.frame_id
+               and (t.state == TrackState.CONFIRMED or (early and t.state == TrackState.TENTATIVE))]
+        for t in out:
+            if t.track_id < 0:  # ids are handed out when a track is first shown: no gaps
+                t.track_id = self._next_id
+                self._next_id += 1
+        out.sort(key=lambda t: t.track_id)
+        self.last_detection_indices = np.array([t.det_index for t in out], np.int64)
+        return Tracks(boxes=np.array([t.box for t in out], np.float32).reshape(-1, 4),
+                      scores=np.array([t.score for t in out], np.float32),
+                      class_ids=np.array([t.class_id for t in out], np.int64),
+                      track_ids=np.array([t.track_id for t in out], np.int64))
+
+    def predicted_boxes(self, include_lost: bool = False) -> Tracks:
+        """Where each tracked person should be on the next frame (Kalman prediction, state unchanged).
+
+        Confirmed tracks only, plus lost ones with ``include_lost``; used to crop poses on
+        frames where the detector is skipped.
+        """
+        states = (TrackState.CONFIRMED, TrackState.LOST) if include_lost else (TrackState.CONFIRMED,)
+        out = sorted((t for t in self._tracks if t.state in states and t.track_id >= 0), key=lambda t: t.track_id)
+        return Tracks(boxes=np.array([t.kf.peek() for t in out], np.float32).reshape(-1, 4),
+                      scores=np.array([t.score for t in out], np.float32),
+                      class_ids=np.array([t.class_id for t in out], np.int64),
+                      track_ids=np.array([t.track_id for t in out], np.int64))
+
+    @property
+    def num_tracks(self) -> dict[str, int]:
+        """How many tracks are in each state (for logs and tests)."""
+        return {s.name.lower(): sum(t.state == s for t in self._tracks) for s in TrackState if s != TrackState.REMOVED}
+
+
+def boxes_from_keypoints(keypoints: np.ndarray, min_score: float = 0.3, padding: float = 0.25,
+                         min_keypoints: int = 3) -> np.ndarray:
+    """Pose-guided boxes (MediaPipe style): where to look for each person on the next frame.
+
+    Between detector runs a person's box is best taken from their last keypoints: the
+    extent of the confident keypoints, grown by ``padding`` times its size on every side
+    (room for motion and for the head top and feet, which have no keypoint). ``keypoints``
+    is (N, K, 3); returns (N, 4) float32 xyxy, with NaN rows for people with fewer than
+    ``min_keypoints`` confident keypoints (drop them: ``boxes[~np.isnan(boxes).any(1)]``).
+    """
+    kps = np.asarray(keypoints, np.float32).reshape(len(keypoints), -1, 3)
+    out = np.full((len(kps), 4), np.nan, np.float32)
+    for i, person in enumerate(kps):
+        pts = person[person[:, 2] >= min_score, :2]
+        if len(pts) < min_keypoints:
+            continue
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        size = hi - lo
+        # a person seen edge-on or with only a few joints is thin: keep the box at least 1/3 as wide as tall
+        size = np.maximum(size, size[::-1] / 3)
+        centre = (lo + hi) / 2
+        half = size * (0.5 + padding)
+        out[i] = np.concatenate([centre - half, centre + half])
+    return out

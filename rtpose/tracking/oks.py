@@ -1,0 +1,45 @@
+"""Box IoU and pose similarity (COCO OKS) matrices, the costs of track association."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtpose.types import COCO_SIGMAS
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in ``a`` (N,4 xyxy) with every box in ``b`` (M,4): (N, M)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def oks_matrix(kpts_a: np.ndarray, kpts_b: np.ndarray, areas_b: np.ndarray,
+               sigmas: np.ndarray = COCO_SIGMAS, min_score: float = 0.3) -> np.ndarray:
+    """COCO object keypoint similarity of every pose in ``a`` with every pose in ``b``: (N, M).
+
+    ``kpts_*`` are (N, K, 3) ``x, y, score``; ``areas_b`` (M,) is the object scale s^2
+    of ``b`` (COCO uses the segment area; a box area times ~0.53 is a fair stand-in).
+    Only keypoints confident in both poses count, so occluded joints don't vote; a
+    pair with no such keypoint gets NaN, which callers treat as "no pose evidence".
+    """
+    a = np.asarray(kpts_a, np.float64)
+    b = np.asarray(kpts_b, np.float64)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    d2 = np.sum(np.square(a[:, None, :, :2] - b[None, :, :, :2]), axis=3)  # (N, M, K)
+    var = np.square(2 * np.asarray(sigmas, np.float64))[None, None, :]
+    s2 = np.maximum(np.asarray(areas_b, np.float64), 1.0)[None, :, None]
+    sim = np.exp(-d2 / (2 * s2 * var))
+    both = (a[:, None, :, 2] >= min_score) & (b[None, :, :, 2] >= min_score)
+    count = both.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (sim * both).sum(axis=2) / count, np.nan)

@@ -1,0 +1,162 @@
+"""The one overlay renderer: skeletons, boxes and ids drawn onto a BGR frame.
+
+The window, its snapshots and recordings, and the ``record`` node all call
+:func:`draw_poses`, so what a user sees live is exactly what lands in a file.
+Pure OpenCV + numpy (no Qt), so it runs on any worker thread and releases the GIL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from rtpose.types import COCO_SKELETON, Poses
+from rtpose.viz import colors
+
+_SHIFT = 4
+"""Fixed-point bits for OpenCV drawing: sub-pixel positions keep anti-aliased lines smooth."""
+_SCALE = 1 << _SHIFT
+_COORD_LIMIT = 1 << 20
+"""Coordinates are clipped to this before the fixed-point cast (far-off keypoints must not overflow)."""
+
+
+@dataclass(frozen=True)
+class Style:
+    """Sizes derived from the frame size, so a 4K frame does not get hairlines and a
+    thumbnail does not get blobs."""
+
+    line: int
+    radius: int
+    box: int
+    font_scale: float
+    font_thickness: int
+
+    @staticmethod
+    def for_shape(height: int, width: int) -> Style:
+        short = max(1, min(height, width))
+        line = max(1, round(short / 300))
+        font_scale = max(0.4, short / 1000)
+        return Style(line=line, radius=max(2, round(line * 1.5)), box=max(1, round(short / 480)),
+                     font_scale=font_scale, font_thickness=max(1, round(font_scale * 1.6)))
+
+
+def draw_poses(image_bgr: np.ndarray, poses: Poses, kpt_threshold: float = 0.3, draw_boxes: bool = True,
+               draw_ids: bool = True, copy: bool = True) -> np.ndarray:
+    """Draw every person of ``poses`` onto ``image_bgr`` (HxWx3 uint8) and return the result.
+
+    Joints scoring below ``kpt_threshold`` (or with non-finite coordinates) are hidden
+    together with every limb that touches them, so a guessed joint never draws a limb.
+    With ``copy=False`` the frame is drawn on in place (saves a copy when the caller owns it).
+    """
+    canvas = _canvas(image_bgr, copy)
+    style = Style.for_shape(canvas.shape[0], canvas.shape[1])
+    for i in range(len(poses)):
+        color = colors.track_color(int(poses.track_ids[i]))
+        if draw_boxes:
+            _draw_box(canvas, poses.boxes[i], color, style)
+        if i < len(poses.keypoints):
+            _draw_skeleton(canvas, poses.keypoints[i], kpt_threshold, style)
+    if draw_ids:
+        for i in range(len(poses)):
+            _draw_id(canvas, poses.boxes[i], int(poses.track_ids[i]), style)
+    return canvas
+
+
+def _canvas(image: np.ndarray, copy: bool) -> np.ndarray:
+    """A contiguous uint8 BGR array to draw on (OpenCV refuses non-contiguous views)."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"draw_poses needs an HxWx3 uint8 BGR image, got shape {image.shape} {image.dtype}")
+    if copy:
+        return np.array(image, order="C", copy=True)
+    return image if image.flags.c_contiguous and image.flags.writeable else np.ascontiguousarray(image).copy()
+
+
+def _fixed(x: float, y: float) -> tuple[int, int]:
+    """A point in OpenCV's fixed-point format (``shift=_SHIFT``)."""
+    lim = _COORD_LIMIT
+    return int(min(max(x, -lim), lim) * _SCALE), int(min(max(y, -lim), lim) * _SCALE)
+
+
+def _fixed_points(xy: np.ndarray) -> list[tuple[int, int]]:
+    """All joints to fixed point in one numpy pass (per-point Python math dominated drawing)."""
+    pts = (np.clip(np.nan_to_num(xy), -_COORD_LIMIT, _COORD_LIMIT) * _SCALE).astype(np.int64)
+    return [(int(x), int(y)) for x, y in pts.tolist()]
+
+
+def _visible(keypoints: np.ndarray, threshold: float) -> list[bool]:
+    """Which joints to draw: score at or above the threshold and finite coordinates."""
+    finite = np.isfinite(keypoints).all(axis=1)
+    return (finite & (np.nan_to_num(keypoints[:, 2], nan=-1.0) >= threshold)).tolist()
+
+
+def _draw_skeleton(canvas: np.ndarray, keypoints: np.ndarray, threshold: float, style: Style) -> None:
+    """Limbs first, joints on top, so joint dots stay readable where limbs meet."""
+    visible = _visible(keypoints, threshold)
+    pts = _fixed_points(keypoints[:, :2])
+    n = len(pts)
+    for (a, b), color in zip(COCO_SKELETON, colors.LIMB_COLORS):
+        if a < n and b < n and visible[a] and visible[b]:
+            cv2.line(canvas, pts[a], pts[b], color, style.line, cv2.LINE_AA, _SHIFT)
+    kpt_colors = colors.KEYPOINT_COLORS
+    radius = style.radius * _SCALE
+    for k in range(n):
+        if visible[k]:
+            color = kpt_colors[k] if k < len(kpt_colors) else colors.CENTRE
+            cv2.circle(canvas, pts[k], radius, color, -1, cv2.LINE_AA, _SHIFT)
+
+
+def _draw_box(canvas: np.ndarray, box: np.ndarray, color: colors.BGR, style: Style) -> None:
+    if not np.isfinite(box).all():
+        return
+    lim = _COORD_LIMIT
+    x1, y1, x2, y2 = (round(min(max(v, -lim), lim)) for v in box.tolist())
+    # Axis-aligned: whole pixels without anti-aliasing give a crisp edge in the exact person colour.
+    cv2.rectangle(canvas, (x1, y1), (x2, y2), color, style.box, cv2.LINE_8)
+
+
+def _draw_id(canvas: np.ndarray, box: np.ndarray, track_id: int, style: Style) -> None:
+    """A filled tag ``#id`` in the person's colour, above the box (inside it at the top edge)."""
+    if track_id < 0 or not np.isfinite(box).all():
+        return
+    color = colors.track_color(track_id)
+    text = f"#{track_id}"
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (tw, th), base = cv2.getTextSize(text, font, style.font_scale, style.font_thickness)
+    pad = max(2, th // 4)
+    x = int(np.clip(box[0], 0, max(0, canvas.shape[1] - tw - 2 * pad)))
+    y = int(box[1]) - th - base - 2 * pad
+    if y < 0:
+        y = int(np.clip(box[1], 0, max(0, canvas.shape[0] - th - base - 2 * pad)))
+    cv2.rectangle(canvas, (x, y), (x + tw + 2 * pad, y + th + base + 2 * pad), color, -1)
+    cv2.putText(canvas, text, (x + pad, y + pad + th), font, style.font_scale, colors.text_color_on(color),
+                style.font_thickness, cv2.LINE_AA)
+
+
+def draw_hud(image: np.ndarray, lines: Sequence[str], copy: bool = False, origin: tuple[int, int] = (8, 8)) -> np.ndarray:
+    """Burn a few lines of text into the top-left corner on a translucent dark panel.
+
+    For recordings, where there is no live panel: the stats travel with the video.
+    Draws in place by default (the recorder owns its annotated frame).
+    """
+    canvas = _canvas(image, copy)
+    if not lines:
+        return canvas
+    style = Style.for_shape(canvas.shape[0], canvas.shape[1])
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, style.font_scale * 0.9, style.font_thickness
+    sizes = [cv2.getTextSize(line, font, scale, thick) for line in lines]
+    line_h = max(h + b for (_, h), b in sizes) + max(2, round(4 * scale))
+    width = max(w for (w, _), _ in sizes)
+    pad = max(4, round(8 * scale))
+    x0, y0 = origin
+    x1 = min(canvas.shape[1], x0 + width + 2 * pad)
+    y1 = min(canvas.shape[0], y0 + line_h * len(lines) + 2 * pad)
+    if x1 > x0 and y1 > y0:
+        roi = canvas[y0:y1, x0:x1]
+        roi[:] = (roi.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken to 40 %: text reads on any frame
+    for i, line in enumerate(lines):
+        baseline_y = y0 + pad + (i + 1) * line_h - max(2, round(4 * scale)) - sizes[i][1]
+        cv2.putText(canvas, line, (x0 + pad, baseline_y), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return canvas

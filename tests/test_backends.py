@@ -1,0 +1,167 @@
+"""Backends: loading, errors that name the problem, and numerical parity across engines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtpose.backends.base import Backend, available_backends, open_backend, static_dim
+from rtpose.errors import ModelError
+
+YOLOX = "models/det/yolox_nano_416x416.onnx"
+
+
+def test_missing_model_file_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "model.onnx"
+    with pytest.raises(ModelError, match="nope/model.onnx"):
+        open_backend(missing)
+
+
+def test_corrupt_onnx_file_is_a_model_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"this is not a protobuf")
+    with pytest.raises(ModelError, match="bad.onnx"):
+        open_backend(bad)
+
+
+def test_unknown_backend_and_format_are_rejected(shared: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="unknown backend"):
+        open_backend(shared / YOLOX, backend="openvino")
+    odd = tmp_path / "model.bin"
+    odd.write_bytes(b"\0")
+    with pytest.raises(ModelError, match="unknown model format"):
+        open_backend(odd)
+    with pytest.raises(ModelError, match="cannot run .onnx"):
+        open_backend(shared / YOLOX, backend="torch")
+
+
+def test_engine_file_without_tensorrt_says_so(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("TensorRT is installed here")
+    engine = tmp_path / "det.engine"
+    engine.write_bytes(b"\0")
+    with pytest.raises(ModelError, match="tensorrt"):
+        open_backend(engine)
+
+
+def test_onnxruntime_backend_describes_and_runs_yolox(shared: Path) -> None:
+    backend = open_backend(shared / YOLOX, device="cpu", threads=1)
+    assert isinstance(backend, Backend)
+    assert (backend.name, backend.device) == ("onnxruntime", "cpu")
+    assert backend.input_names == ["images"]
+    assert backend.input_shapes == [(1, 3, 416, 416)]
+    x = np.random.default_rng(0).uniform(0, 255, (1, 3, 416, 416))  # float64: cast by the backend
+    out_array = backend.run(x)
+    out_dict = backend.run({"images": x})
+    assert len(out_array) == len(backend.output_names) == 1
+    assert out_array[0].shape == (1, 3549, 85)
+    np.testing.assert_array_equal(out_array[0], out_dict[0])
+    with pytest.raises(ModelError, match="missing"):
+        backend.run({"wrong": x})
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(shared: Path) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    with pytest.raises(ModelError, match="CUDAExecutionProvider"):
+        open_backend(shared / YOLOX, device="cuda")
+
+
+def test_available_backends_lists_what_runs_here() -> None:
+    names = available_backends()
+    assert "onnxruntime" in names
+    assert len(names) == len(set(names))
+    import importlib.util
+
+    assert ("tensorrt" in names) == (importlib.util.find_spec("tensorrt") is not None)
+
+
+def test_static_dim_tells_fixed_from_dynamic_axes() -> None:
+    assert static_dim((1, 3, 256, 192), 0) == 1
+    assert static_dim(("batch", 3, 256, 192), 0) is None
+    assert static_dim((None, 3), 0) is None
+    assert static_dim((1, 3), 3) is None
+
+
+def test_importing_model_code_does_not_import_torch(shared: Path) -> None:
+    code = (
+        "import sys\n"
+        "from rtpose.backends.base import open_backend\n"
+        "import rtpose.models.yolox, rtpose.models.heatmap\n"
+        f"open_backend({str(shared / YOLOX)!r}).run(__import__('numpy').zeros((1, 3, 416, 416)))\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _small_net():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.Dropout(0.5), torch.nn.Conv2d(8, 4, 1))
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so train/eval mode differ
+        net[1].running_mean.uniform_(-1, 1)
+        net[1].running_var.uniform_(0.5, 2)
+    return torch, net
+
+
+def test_torch_backend_runs_numpy_in_eval_mode() -> None:
+    torch, net = _small_net()
+    net.train()
+    backend = open_backend(net, device="cpu", input_shapes=[("batch", 3, 16, 16)])
+    assert (backend.name, backend.device) == ("torch", "cpu")
+    assert not net.training  # dropout off, BatchNorm uses its running statistics
+    x = np.random.default_rng(1).normal(size=(2, 3, 16, 16)).astype(np.float32)
+    first, second = backend.run(x)[0], backend.run({"input": x})[0]
+    assert isinstance(first, np.ndarray) and first.dtype == np.float32 and first.shape == (2, 4, 16, 16)
+    np.testing.assert_array_equal(first, second)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(first, expected, rtol=1e-6, atol=1e-6)
+    assert backend.output_names == ["output0"]
+
+
+def test_torch_fp16_on_cpu_is_refused() -> None:
+    _, net = _small_net()
+    with pytest.raises(ModelError, match="fp16"):
+        open_backend(net, device="cpu", fp16=True)
+
+
+def test_onnxruntime_matches_torch_on_an_exported_model(tmp_path: Path) -> None:
+    torch, net = _small_net()
+    net.eval()
+    path = tmp_path / "net.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.zeros(1, 3, 16, 16),), str(path), input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "batch"}}, dynamo=False)
+    ort_backend = open_backend(path, backend="onnxruntime")
+    torch_backend = open_backend(net, backend="torch", device="cpu", input_names=["x"])
+    assert ort_backend.input_names == ["x"] and ort_backend.output_names == ["y"]
+    assert static_dim(ort_backend.input_shapes[0], 0) is None  # the dynamic batch axis shows
+    x = np.random.default_rng(2).normal(size=(3, 3, 16, 16)).astype(np.float32)
+    np.testing.assert_allclose(ort_backend.run(x)[0], torch_backend.run({"x": x})[0],
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_torchscript_file_opens_on_torch_backend(tmp_path: Path) -> None:
+    torch, net = _small_net()
+    path = tmp_path / "net.pt"
+    with warnings.catch_warnings():  # TorchScript is deprecated in torch, but still what .pt files hold
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(net.eval()).save(str(path))
+        backend = open_backend(path)
+    assert backend.name == "torch"
+    x = np.ones((1, 3, 8, 8), np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(backend.run(x)[0], net(torch.from_numpy(x)).numpy(), atol=1e-6)

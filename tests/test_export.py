@@ -1,0 +1,108 @@
+"""export_keypoints: JSON Lines and CSV round trips from hand-made Poses."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtpose.types import COCO_KEYPOINTS, Image, Poses
+from rtpose_nodes.export import ExportKeypoints, ExportParams, csv_header
+
+PIXELS = np.zeros((8, 8, 3), np.uint8)
+
+
+def two_people() -> Poses:
+    keypoints = np.zeros((2, 17, 3), np.float32)
+    keypoints[0, :, 0] = np.arange(17) + 10.123
+    keypoints[0, :, 1] = np.arange(17) * 2 + 20.456
+    keypoints[0, :, 2] = 0.123456
+    keypoints[1, :, :2] = 5.0
+    keypoints[1, :, 2] = 0.9
+    keypoints[1, 3, 2] = np.nan  # a model may give NaN: must stay valid JSON
+    return Poses(boxes=[[10.0, 20.0, 110.5, 220.25], [0.0, 0.0, 50.0, 40.0]], scores=[0.987654, 0.5],
+                 class_ids=[0, 0], track_ids=[7, 3], keypoints=keypoints)
+
+
+def run_export(path: Path, frames: list[tuple[Poses, float]], **params: object) -> None:
+    node = ExportKeypoints("export", ExportParams(path=path, **params))
+    node.open()
+    try:
+        for poses, ts in frames:
+            assert node.process(poses=poses, image=Image(PIXELS, ts, "test")) == {}
+    finally:
+        node.close()
+
+
+def test_jsonl_one_object_per_frame_with_exact_schema(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folder" / "poses.jsonl"  # parent folders are created
+    run_export(path, [(two_people(), 0.0), (Poses(), 0.0333333333), (two_people(), 0.0666666)])
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3
+    records = [json.loads(line) for line in lines]
+    assert [r["frame"] for r in records] == [0, 1, 2]
+    assert [r["timestamp"] for r in records] == [0.0, 0.033333, 0.066667]
+    assert records[1]["people"] == []
+    first = records[0]
+    assert set(first) == {"frame", "timestamp", "people"}
+    person = first["people"][0]
+    assert set(person) == {"track_id", "bbox", "score", "keypoints"}
+    assert person["track_id"] == 7
+    assert person["bbox"] == [10.0, 20.0, 100.5, 200.25]  # x, y, w, h
+    assert person["score"] == 0.9877
+    assert len(person["keypoints"]) == 17 and all(len(kp) == 3 for kp in person["keypoints"])
+    assert person["keypoints"][0] == [10.12, 20.46, 0.1235]
+    assert person["keypoints"][16] == [26.12, 52.46, 0.1235]
+    second = first["people"][1]
+    assert second["track_id"] == 3 and second["bbox"] == [0.0, 0.0, 50.0, 40.0]
+    assert second["keypoints"][3] == [5.0, 5.0, None]
+
+
+def test_csv_one_row_per_person_with_named_keypoint_columns(tmp_path: Path) -> None:
+    path = tmp_path / "poses.csv"
+    run_export(path, [(two_people(), 0.0), (Poses(), 0.5), (two_people(), 1.0)])
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    assert header[:8] == ["frame", "timestamp", "track_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "score"]
+    assert header[8:11] == ["nose_x", "nose_y", "nose_score"]
+    assert header[-3:] == ["right_ankle_x", "right_ankle_y", "right_ankle_score"]
+    assert len(header) == 8 + 3 * 17 == len(csv_header())
+    assert len(body) == 4  # frame 1 has no people: no rows
+    assert [r[0] for r in body] == ["0", "0", "2", "2"]
+    row = dict(zip(header, body[0]))
+    assert row["track_id"] == "7" and row["timestamp"] == "0.0"
+    assert [float(row[k]) for k in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")] == [10.0, 20.0, 100.5, 200.25]
+    assert float(row["score"]) == 0.9877
+    assert float(row["left_eye_x"]) == 11.12 and float(row["left_eye_score"]) == 0.1235
+    second = dict(zip(header, body[1]))
+    assert second["track_id"] == "3" and second["left_ear_score"] == ""  # NaN -> empty
+    for name in COCO_KEYPOINTS:
+        assert float(second[f"{name}_x"]) == 5.0
+
+
+def test_format_param_overrides_the_extension(tmp_path: Path) -> None:
+    path = tmp_path / "poses.txt"
+    run_export(path, [(two_people(), 0.0)], format="csv")
+    assert path.read_text().startswith("frame,timestamp,track_id")
+
+
+def test_unknown_extension_is_a_params_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="poses.txt"):
+        ExportParams(path=tmp_path / "poses.txt")
+
+
+def test_flush_every_writes_to_disk_before_close(tmp_path: Path) -> None:
+    path = tmp_path / "poses.jsonl"
+    node = ExportKeypoints("export", ExportParams(path=path, flush_every=2))
+    node.open()
+    try:
+        node.process(poses=two_people(), image=Image(PIXELS, 0.0))
+        assert path.read_text() == ""
+        node.process(poses=Poses(), image=Image(PIXELS, 0.1))
+        assert len(path.read_text().splitlines()) == 2
+    finally:
+        node.close()

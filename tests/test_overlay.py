@@ -1,0 +1,122 @@
+"""The overlay renderer: what is drawn, what is hidden, colours per limb and per person."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtpose.types import COCO_SKELETON, Poses
+from rtpose.viz import colors
+from rtpose.viz.overlay import Style, draw_hud, draw_poses
+
+H, W = 480, 640
+LEFT_WRIST, LEFT_ELBOW, LEFT_KNEE, LEFT_ANKLE = 9, 7, 13, 15
+
+# A standing person in a 640x480 frame (x, y) per COCO keypoint.
+FIGURE = np.array([
+    (320, 80), (330, 70), (310, 70), (345, 75), (295, 75),
+    (370, 140), (270, 140), (420, 200), (220, 200), (460, 260), (180, 260),
+    (350, 280), (290, 280), (360, 360), (280, 360), (360, 440), (280, 440),
+], np.float32)
+
+
+def person(track_id: int = 1, score: float = 0.9, hidden: tuple[int, ...] = (), offset: float = 0.0) -> Poses:
+    kpts = np.concatenate([FIGURE + offset, np.full((17, 1), score, np.float32)], axis=1)
+    for k in hidden:
+        kpts[k, 2] = 0.1
+    return Poses(boxes=[[160 + offset, 50 + offset, 480 + offset, 460 + offset]], scores=[0.9], class_ids=[0],
+                 track_ids=[track_id], keypoints=kpts[None])
+
+
+def blank() -> np.ndarray:
+    return np.full((H, W, 3), 40, np.uint8)
+
+
+def near(img: np.ndarray, x: float, y: float, color: tuple[int, int, int], r: int = 1, tol: int = 12) -> bool:
+    """Whether some pixel within ``r`` of (x, y) has ``color`` (anti-aliasing blurs exact positions)."""
+    patch = img[int(y) - r:int(y) + r + 1, int(x) - r:int(x) + r + 1].astype(int)
+    return bool((np.abs(patch - np.array(color)).max(axis=2) <= tol).any())
+
+
+def test_hidden_keypoint_and_its_limbs_leave_pixels_unchanged() -> None:
+    img = blank()
+    out = draw_poses(img, person(hidden=(LEFT_WRIST,)), draw_boxes=False, draw_ids=False)
+    x, y = FIGURE[LEFT_WRIST]
+    assert np.array_equal(out[int(y) - 8:int(y) + 9, int(x) - 8:int(x) + 9], img[int(y) - 8:int(y) + 9, int(x) - 8:int(x) + 9])
+    mx, my = (FIGURE[LEFT_WRIST] + FIGURE[LEFT_ELBOW]) / 2  # the forearm is not drawn either
+    assert np.array_equal(out[int(my) - 4:int(my) + 5, int(mx) - 4:int(mx) + 5], img[int(my) - 4:int(my) + 5, int(mx) - 4:int(mx) + 5])
+    assert near(out, *FIGURE[LEFT_ELBOW], colors.LEFT)  # the elbow itself is still there
+
+
+def test_visible_limb_colour_along_the_segment() -> None:
+    out = draw_poses(blank(), person(), draw_boxes=False, draw_ids=False)
+    limb = COCO_SKELETON.index((LEFT_ANKLE, LEFT_KNEE))
+    assert colors.LIMB_COLORS[limb] == colors.LEFT
+    a, b = FIGURE[LEFT_KNEE], FIGURE[LEFT_ANKLE]
+    for t in (0.25, 0.5, 0.75):
+        assert near(out, *(a + t * (b - a)), colors.LEFT)
+    right_knee, right_ankle = FIGURE[14], FIGURE[16]
+    assert near(out, *((right_knee + right_ankle) / 2), colors.RIGHT)
+    assert near(out, *((FIGURE[5] + FIGURE[6]) / 2), colors.CENTRE)  # shoulders: centre colour
+
+
+def test_all_joints_below_threshold_draw_no_skeleton() -> None:
+    img = blank()
+    out = draw_poses(img, person(score=0.2), kpt_threshold=0.3, draw_boxes=False, draw_ids=False)
+    assert np.array_equal(out, img)
+    assert not np.array_equal(draw_poses(img, person(score=0.2), kpt_threshold=0.1), img)
+
+
+def test_same_id_same_colour_and_different_ids_differ() -> None:
+    def box_colour(track_id: int) -> tuple[int, ...]:
+        out = draw_poses(blank(), person(track_id), draw_ids=False)
+        return tuple(int(c) for c in out[300, 160])  # on the box's left edge, away from the skeleton
+
+    assert box_colour(7) == box_colour(7) == colors.track_color(7)
+    assert box_colour(7) != box_colour(8)
+    palette = {colors.track_color(i) for i in range(50)}
+    assert len(palette) == 50
+    assert colors.track_color(-1) == colors.UNTRACKED
+
+
+def test_id_label_drawn_in_track_colour() -> None:
+    out = draw_poses(blank(), person(track_id=4))
+    tag = out[20:50, 160:200].reshape(-1, 3)
+    assert (np.abs(tag.astype(int) - np.array(colors.track_color(4))).max(axis=1) <= 2).sum() > 50
+
+
+def test_input_not_mutated_with_copy_and_drawn_in_place_without() -> None:
+    img = blank()
+    before = img.copy()
+    out = draw_poses(img, person())
+    assert np.array_equal(img, before) and out is not img
+    same = draw_poses(img, person(), copy=False)
+    assert same is img and not np.array_equal(img, before)
+
+
+def test_empty_poses_and_non_finite_keypoints() -> None:
+    img = blank()
+    assert np.array_equal(draw_poses(img, Poses()), img)
+    broken = person()
+    broken.keypoints[0, 3:6, :2] = np.nan
+    broken.keypoints[0, 0, :2] = 1e12  # far off screen: must not overflow OpenCV's fixed point
+    draw_poses(img, broken)
+
+
+def test_rejects_non_bgr_images() -> None:
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        draw_poses(np.zeros((10, 10), np.uint8), Poses())
+
+
+def test_line_width_scales_with_image_size() -> None:
+    small, large = Style.for_shape(240, 320), Style.for_shape(2160, 3840)
+    assert large.line > small.line and large.radius > small.radius and large.font_scale > small.font_scale
+
+
+def test_hud_darkens_a_corner_and_writes_text() -> None:
+    img = np.full((H, W, 3), 200, np.uint8)
+    out = draw_hud(img, ["fps 30.0", "people 2"], copy=True)
+    corner = out[10:40, 10:100]
+    assert corner.min() < 100 and corner.max() > 230  # dark panel, white text
+    assert np.array_equal(out[300:, 300:], img[300:, 300:])
+    assert np.array_equal(img, np.full((H, W, 3), 200, np.uint8))

@@ -1,0 +1,191 @@
+"""The runtime on synthetic graphs: order, back-pressure, drop policies, flow limiting,
+joins, back edges, end of stream, errors and stopping."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rtpose.graph.build import load_graph
+from rtpose.plugins import get_node_type
+from rtpose.runtime.scheduler import GraphRunner
+
+PLUGIN = (Path(__file__).parent / "plugins" / "synthetic.py").as_posix()
+
+
+def make_graph(tmp_path: Path, nodes: str):
+    path = tmp_path / "graph.yaml"
+    path.write_text(f"plugins: [{PLUGIN}]\nnodes:\n{nodes}")
+    return load_graph(path)
+
+
+def chain(source: str = "{frames: 50}", work: str = "{}", sink: str = "{}", sink_input: str = "work.detections"):
+    return f"""\
+  - name: source
+    type: synthetic_source
+    params: {source}
+  - name: work
+    type: synthetic_work
+    params: {work}
+    inputs: {{image: source.image}}
+  - name: sink
+    type: synthetic_sink
+    params: {sink}
+    inputs: {{detections: {sink_input}}}
+"""
+
+
+def seen(name: str = "sink") -> list[int]:
+    return get_node_type("synthetic_sink").seen[name]
+
+
+def rtpose_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("rtpose:")]
+
+
+def test_file_source_is_lossless_and_in_order(tmp_path: Path) -> None:
+    runner = GraphRunner(make_graph(tmp_path, chain(source="{frames: 200}")))
+    result = runner.run()
+    assert result.exit_code == 0 and result.error is None
+    assert seen() == list(range(200))
+    stats = runner.metrics.snapshot()
+    assert stats["work"]["frames_out"] == 200 and stats["sink"]["dropped"] == 0
+    assert rtpose_threads() == []
+
+
+def test_block_policy_applies_back_pressure(tmp_path: Path) -> None:
+    runner = GraphRunner(make_graph(tmp_path, chain(source="{frames: 30}", sink="{work_s: 0.01}")))
+    runner.run()
+    assert seen() == list(range(30))
+    sink_queue = runner.metrics.snapshot()["sink"]["inputs"]["detections"]
+    assert sink_queue["policy"] == "block" and sink_queue["depth_max"] <= sink_queue["capacity"]
+    assert sink_queue["dropped"] == 0
+
+
+def test_latest_policy_keeps_newest_and_counts_drops(tmp_path: Path) -> None:
+    nodes = chain(source="{frames: 0, live: true, interval_s: 0.002}", sink="{work_s: 0.03}",
+                  sink_input="{from: work.detections, policy: latest}")
+    nodes = nodes.replace("    type: synthetic_source\n", "    type: synthetic_source\n    max_in_flight: 1000\n")
+    runner = GraphRunner(make_graph(tmp_path, nodes), max_frames=150)
+    runner.run()
+    received = seen()
+    stats = runner.metrics.snapshot()["sink"]
+    assert received == sorted(received) and len(received) < 150
+    assert stats["inputs"]["detections"]["dropped"] == 150 - len(received)
+    assert received[-1] == 149  # the newest frame is never the one dropped
+
+
+def test_drop_oldest_policy_is_bounded_and_counts(tmp_path: Path) -> None:
+    nodes = chain(source="{frames: 0, live: true, interval_s: 0.002}", sink="{work_s: 0.03}",
+                  sink_input="{from: work.detections, policy: drop_oldest, queue: 3}")
+    nodes = nodes.replace("    type: synthetic_source\n", "    type: synthetic_source\n    max_in_flight: 1000\n")
+    runner = GraphRunner(make_graph(tmp_path, nodes), max_frames=100)
+    runner.run()
+    received = seen()
+    queue = runner.metrics.snapshot()["sink"]["inputs"]["detections"]
+    assert received == sorted(received) and queue["depth_max"] <= 3
+    assert queue["dropped"] == 100 - len(received) > 0
+    assert received[-3:] == [97, 98, 99]  # what was queued at the end is delivered
+
+
+def test_live_source_is_flow_limited_without_backlog(tmp_path: Path) -> None:
+    nodes = chain(source="{frames: 0, live: true, interval_s: 0.005}", work="{work_s: 0.03}")
+    runner = GraphRunner(make_graph(tmp_path, nodes), max_frames=15)
+    runner.run()
+    stats = runner.metrics.snapshot()
+    assert stats["source"]["dropped"] > 0  # frames arriving while busy are dropped at the source
+    assert stats["work"]["dropped"] == 0 and stats["sink"]["dropped"] == 0
+    assert stats["work"]["queue_max"] <= 1 and stats["sink"]["queue_max"] <= 1
+    assert len(seen()) == 15
+    # one frame in flight: a frame waits for no other frame
+    assert stats["sink"]["latency_p99_ms"] < stats["work"]["p99_ms"] + 25
+
+
+def test_joined_inputs_belong_to_the_same_frame(tmp_path: Path) -> None:
+    nodes = chain(source="{frames: 0, live: true, interval_s: 0.001}", work="{work_s: 0.004}") + """\
+  - name: pair
+    type: synthetic_pair_sink
+    inputs:
+      image: {from: source.image, policy: latest}
+      detections: {from: work.detections, policy: latest}
+"""
+    nodes = nodes.replace("    type: synthetic_source\n", "    type: synthetic_source\n    max_in_flight: 4\n")
+    runner = GraphRunner(make_graph(tmp_path, nodes), max_frames=120)
+    runner.run()
+    pairs = get_node_type("synthetic_pair_sink").seen["pair"]
+    assert pairs and all(a == b for a, b in pairs)
+
+
+def test_back_edge_delivers_the_previous_frame(tmp_path: Path) -> None:
+    nodes = """\
+  - name: source
+    type: synthetic_source
+    params: {frames: 40}
+  - name: feedback
+    type: synthetic_feedback
+    inputs:
+      image: source.image
+      previous: {from: work.detections, back_edge: true}
+  - name: work
+    type: synthetic_work
+    inputs: {image: feedback.image}
+"""
+    result = GraphRunner(make_graph(tmp_path, nodes)).run()
+    assert result.exit_code == 0
+    pairs = get_node_type("synthetic_feedback").seen["feedback"]
+    assert pairs == [(0, None)] + [(i, i - 1) for i in range(1, 40)]
+
+
+@pytest.mark.parametrize("where", ["work", "source"])
+def test_failing_node_stops_graph_quickly_with_traceback(tmp_path: Path, where: str) -> None:
+    source = "{frames: 0, live: true, interval_s: 0.001" + (", fail_at: 5}" if where == "source" else "}")
+    work = "{fail_at: 5}" if where == "work" else "{}"
+    runner = GraphRunner(make_graph(tmp_path, chain(source=source, work=work)))
+    started = time.monotonic()
+    result = runner.run()
+    assert time.monotonic() - started < 2.0
+    assert result.exit_code == 1 and result.error is not None and result.error.node == where
+    assert "synthetic.py" in result.error.traceback_text and "frame 5" in result.error.traceback_text
+    assert rtpose_threads() == []
+
+
+def test_failure_in_open_stops_everything(tmp_path: Path) -> None:
+    graph = make_graph(tmp_path, chain(source="{frames: 0, live: true, interval_s: 0.001}"))
+
+    def broken_open(self) -> None:
+        raise OSError("device busy")
+
+    cls = graph.nodes["work"].cls
+    subclass = type("BrokenWork", (cls,), {"open": broken_open})
+    graph.nodes["work"].cls = subclass
+    result = GraphRunner(graph).run()
+    assert result.error is not None and result.error.node == "work" and "device busy" in str(result.error)
+    assert rtpose_threads() == []
+
+
+def test_stop_from_another_thread_ends_an_endless_graph(tmp_path: Path) -> None:
+    runner = GraphRunner(make_graph(tmp_path, chain(source="{frames: 0, live: true, interval_s: 0.002}")))
+    timer = threading.Timer(0.5, runner.stop)
+    timer.start()
+    started = time.monotonic()
+    result = runner.run()
+    assert time.monotonic() - started < 0.5 + 2.0
+    assert result.exit_code == 0 and not result.stuck_threads and rtpose_threads() == []
+
+
+def test_metrics_and_trace_cover_every_node_and_frame(tmp_path: Path) -> None:
+    runner = GraphRunner(make_graph(tmp_path, chain(source="{frames: 20}", work="{work_s: 0.002}")), trace=True)
+    runner.run()
+    runner.metrics.write_json(tmp_path / "m.json")
+    runner.metrics.write_trace(tmp_path / "t.json")
+    metrics = json.loads((tmp_path / "m.json").read_text())["nodes"]
+    assert set(metrics) == {"source", "work", "sink"}
+    assert metrics["work"]["p50_ms"] >= 2.0 and metrics["work"]["fps"] > 0
+    events = [e for e in json.loads((tmp_path / "t.json").read_text())["traceEvents"] if e["ph"] == "X"]
+    assert len(events) == 3 * 20
+    work = sorted((e for e in events if e["cat"] == "synthetic_work"), key=lambda e: e["args"]["frame"])
+    assert [e["args"]["frame"] for e in work] == list(range(20)) and all(e["dur"] >= 2000 for e in work)
