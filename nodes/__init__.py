@@ -5,4 +5,4 @@ entry point, exactly like a third-party plugin. Importing this package registers
 every standard node type.
 """
 
-from rtpose_nodes import capture, export  # noqa: F401,E402  (importing registers the node types)
+from rtpose_nodes import capture, detect, display, export, pose, record, smooth, track  # noqa: F401

@@ -93,6 +93,7 @@ class RecordSwitch:
         self.fps = fps
         self._sink: VideoSink | None = None
         self._lock = threading.Lock()
+        self.error: str | None = None
 
     @property
     def recording(self) -> bool:
@@ -101,7 +102,7 @@ class RecordSwitch:
     def start(self) -> Path:
         with self._lock:
             if self._sink is None:
-                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+                stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
                 self._sink = VideoSink(self.folder / f"rtpose-{stamp}.mp4", self.fps)
             return self._sink.path
 
@@ -111,9 +112,20 @@ class RecordSwitch:
         return None if sink is None else sink.close()
 
     def write(self, frame: np.ndarray, timestamp: float) -> None:
+        """Record one frame if recording; a failing writer stops the recording, not the pipeline."""
         sink = self._sink
-        if sink is not None:
+        if sink is None:
+            return
+        try:
             sink.write(frame, timestamp)  # a sink closed meanwhile ignores the frame
+        except Exception as exc:  # noqa: BLE001 - reported in the window's status bar instead
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.stop()
+
+    def take_error(self) -> str | None:
+        """The last recording failure, once (the window shows it)."""
+        error, self.error = self.error, None
+        return error
 
 
 @register_node("display")
@@ -121,7 +133,7 @@ class Display(Node):
     """Shows every person's skeleton, box and id live in a window, with a stats panel.
 
     Keys: q/Esc quit, space pause, s snapshot, r record, f fullscreen, h panel.
-    Set ``stats_provider`` (e.g. to the runtime's metrics snapshot) to get per-node times.
+    The panel's per-node times and end-to-end latency come from the runtime's metrics.
     """
 
     interactive = True
@@ -129,7 +141,6 @@ class Display(Node):
     outputs: dict[str, type] = {}
     Params = DisplayParams
 
-    stats_provider: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None
     window: PoseWindow | None = None
 
     def open(self) -> None:
@@ -176,9 +187,17 @@ class Display(Node):
             self.window = window
 
         try:
-            w.run_window(self._slot, should_stop, options, self.stats_provider, self._recorder, on_created=created)
+            w.run_window(self._slot, should_stop, options, self._stats, self._recorder, on_created=created)
         finally:
             self.window = None
+
+    def _stats(self) -> Mapping[str, Mapping[str, Any]]:
+        """The runtime's per-node figures; the panel's latency is capture-to-window at the median."""
+        stats = self.graph_stats()
+        mine = stats.get(self.name)
+        if mine and mine.get("frames_out"):
+            mine["latency_ms"] = mine["latency_p50_ms"]
+        return stats
 
     def close(self) -> None:
         recorder = getattr(self, "_recorder", None)

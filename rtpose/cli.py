@@ -26,8 +26,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 nodes_app = typer.Typer(no_args_is_help=True, help="List and describe node types.")
 app.add_typer(nodes_app, name="nodes")
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
+out = Console(width=None if Console().is_terminal else 160)
 
 
 def _version(value: bool) -> None:

@@ -72,7 +72,7 @@ def line_of(data: Any, path: tuple[Any, ...]) -> int:
         if isinstance(current, LineDict) and step in current:
             line = current.key_lines.get(str(step), line)
             current = current[step]
-        elif isinstance(current, LineList) and isinstance(step, int) and 0 <= step < len(current):
+        elif isinstance(current, LineList) and isinstance(step, int) and 0 <= step < len(current.item_lines):
             line = current.item_lines[step]
             current = current[step]
         else:

@@ -180,11 +180,14 @@ def _ensure_onnx(spec: ModelSpec) -> Path:
 
 def _not_found(spec: ModelSpec, dest: Path, reason: str) -> ModelNotFound:
     """The error a user can act on: what failed, where to get the file, where to put it."""
-    return ModelNotFound(
+    text = (
         f"model {spec.name!r} is not cached and could not be downloaded: {reason}\n"
         f"  download it by hand from: {spec.url}\n"
         f"  and put it at: {dest}"
     )
+    if spec.format != "onnx":
+        text += f"\n  (it is converted on first use; or put your own ONNX export at {dest.parent / spec.onnx_filename})"
+    return ModelNotFound(text)
 
 
 def download(spec: ModelSpec, dest: Path) -> Path:

@@ -130,11 +130,14 @@ class ByteTracker:
         low = np.flatnonzero((scores >= self.low_thresh) & (scores < self.high_thresh))
         by_state = {s: [t for t in self._tracks if t.state == s] for s in TrackState}
 
-        # Stage 1: confident detections against every tracked or lost track.
-        pool = by_state[TrackState.CONFIRMED] + by_state[TrackState.LOST]
-        left_tracks, left_high = self._match(pool, high, detections, kps, self.match_thresh, self.fuse_score)
+        # Stage 1: confident detections, first to the people tracked in the last frame, then to lost
+        # ones. (ByteTrack matches both at once; then a lost track predicted over a person walking
+        # alongside keeps stealing that person's box and their ids alternate.)
+        still, left_high = self._match(by_state[TrackState.CONFIRMED], high, detections, kps,
+                                       self.match_thresh, self.fuse_score)
+        _, left_high = self._match(by_state[TrackState.LOST], left_high, detections, kps,
+                                   self.match_thresh, self.fuse_score)
         # Stage 2: low-score detections only keep still-tracked people alive.
-        still = [t for t in left_tracks if t.state == TrackState.CONFIRMED]
         unmatched, _ = self._match(still, low, detections, kps, self.low_match_thresh, False, use_pose=False)
         for t in unmatched:
             t.state = TrackState.LOST

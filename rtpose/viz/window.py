@@ -113,6 +113,8 @@ class RecordControl(Protocol):
 
     def stop(self) -> Path | None: ...
 
+    # Optional: ``take_error() -> str | None``, a failure since the last call, shown in the status bar.
+
 
 @dataclass
 class WindowOptions:
@@ -417,6 +419,10 @@ class PoseWindow(QMainWindow):
         self._stats = self._query_stats()
         self.view.rows = hud_rows(self.frame, self._stats, time.monotonic())
         self.view.recording = bool(self._recorder is not None and self._recorder.recording)
+        take_error = getattr(self._recorder, "take_error", None)
+        error = take_error() if callable(take_error) else None
+        if error:
+            self.statusBar().showMessage(f"Recording stopped: {error}", 8000)
         self.record_action.setChecked(self.view.recording)
         if self.frame is not None:
             h, w = self.frame.pixels.shape[:2]

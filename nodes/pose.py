@@ -1,0 +1,53 @@
+"""pose: 17 COCO keypoints per person with a top-down heatmap model (HRNet or the same contract)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from rtpose.api import Detections, Image, ModelError, Node, Params, Poses, Tracks, register_node
+from rtpose.models.heatmap import IMAGENET_MEAN, IMAGENET_STD, TopDownPoseEstimator
+from rtpose.models.registry import get_spec, resolve_model
+
+
+class PoseParams(Params):
+    model: str = Field("hrnet_w32_coco_256x192",
+                       description="a known model name (`rtpose models list`) or a .onnx/.engine path")
+    backend: str = Field("auto", description="auto, onnxruntime, tensorrt or torch")
+    device: str = Field("auto", description="auto, cpu or cuda")
+    rgb: bool | None = Field(None, description="feed RGB (default: from the known model, else RGB)")
+    mean: list[float] | None = Field(None, description="per-channel mean on 0..255 (default: ImageNet)")
+    std: list[float] | None = Field(None, description="per-channel std on 0..255 (default: ImageNet)")
+    padding: float = Field(1.25, gt=1, description="box enlargement before cropping")
+    dark: bool = Field(True, description="sub-pixel refinement of heatmap peaks (DARK)")
+    max_batch: int | None = Field(None, ge=1, description="largest batch of crops per inference")
+    threads: int | None = Field(None, ge=1, description="ONNX Runtime threads (default: half the cores)")
+
+
+@register_node("pose")
+class Pose(Node):
+    """Crops every person of a frame, runs all crops as one batch, decodes heatmaps to keypoints."""
+
+    inputs = {"image": Image, "people": Detections}
+    outputs = {"poses": Poses}
+    Params = PoseParams
+
+    def open(self) -> None:
+        p = self.params
+        rgb, mean, std = True, IMAGENET_MEAN, IMAGENET_STD
+        try:
+            contract = get_spec(p.model).preprocess
+            rgb, mean, std = contract.color == "RGB", contract.mean, contract.std
+        except ModelError:  # a path, not a known name: the params or ImageNet RGB apply
+            pass
+        options = {"threads": p.threads} if p.threads else {}
+        self.estimator = TopDownPoseEstimator(
+            resolve_model(p.model), backend=p.backend, device=p.device,
+            mean=p.mean or mean, std=p.std or std, rgb=rgb if p.rgb is None else p.rgb,
+            padding=p.padding, dark=p.dark, max_batch=p.max_batch, **options)
+
+    def process(self, image: Image, people: Detections) -> dict:
+        keypoints = self.estimator(image.pixels, people.boxes)
+        track_ids = people.track_ids if isinstance(people, Tracks) else None
+        poses = Poses(boxes=people.boxes, scores=people.scores, class_ids=people.class_ids,
+                      track_ids=track_ids if track_ids is not None else [], keypoints=keypoints)
+        return {"poses": poses}

@@ -1,0 +1,37 @@
+"""``rtpose models``: see which models are known and cached, and fetch them before going offline."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rtpose.errors import RtposeError
+from rtpose.models import registry
+
+app = typer.Typer(help="List and download the models rtpose knows by name.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_models() -> None:
+    """Show every known model, whether it is cached, and where its file is (or would be)."""
+    table = Table(title=f"models in {registry.models_dir()}")
+    for column in ("name", "kind", "format", "cached?", "where"):
+        table.add_column(column)
+    for name, spec in sorted(registry.known_models().items()):
+        path = registry.cached(name)
+        where = path if path is not None else registry.models_dir() / spec.onnx_filename
+        table.add_row(name, spec.kind, spec.format, "yes" if path else "no", str(where))
+    Console().print(table)
+
+
+@app.command("pull")
+def pull_model(name: str = typer.Argument(..., help="a name from `rtpose models list`")) -> None:
+    """Download (and convert to ONNX) one model now, so later runs need no network."""
+    try:
+        path = registry.pull(name)
+    except RtposeError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
+        raise typer.Exit(1) from exc
+    typer.echo(str(path))

@@ -1,0 +1,264 @@
+"""ByteTracker: identity keeping, lifecycle, and a ground-truth clip with detector-like noise."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from rtpose.tracking.bytetrack import ByteTracker, boxes_from_keypoints
+from rtpose.tracking.oks import iou_matrix, oks_matrix
+from rtpose.types import Detections, Tracks
+
+
+def dets(boxes: list[list[float]] | np.ndarray, scores: list[float] | np.ndarray | None = None) -> Detections:
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    scores = np.full(len(boxes), 0.9) if scores is None else scores
+    return Detections(boxes=boxes, scores=scores, class_ids=np.zeros(len(boxes)))
+
+
+def box_at(cx: float, cy: float, w: float = 60, h: float = 160) -> list[float]:
+    return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+
+
+def ids_by_x(tracks: Tracks) -> list[int]:
+    """Track ids ordered left to right (to follow who is who)."""
+    return [int(t) for t in tracks.track_ids[np.argsort(tracks.boxes[:, 0])]]
+
+
+# ---------------------------------------------------------------- unit tests
+def test_iou_and_oks_matrices() -> None:
+    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    iou = iou_matrix(a, np.array([[5, 0, 15, 10]], np.float32))
+    assert iou.shape == (2, 1) and iou[0, 0] == pytest.approx(1 / 3) and iou[1, 0] == 0
+    assert iou_matrix(a, np.zeros((0, 4))).shape == (2, 0)
+    kps = np.random.default_rng(0).uniform(0, 100, (2, 17, 3)).astype(np.float32)
+    kps[..., 2] = 1
+    oks = oks_matrix(kps, kps, np.array([5000.0, 5000.0]))
+    assert np.allclose(np.diag(oks), 1) and oks[0, 1] < 0.5
+    kps[1, :, 2] = 0  # no confident keypoint: no pose evidence
+    assert np.isnan(oks_matrix(kps, kps, np.array([5000.0, 5000.0]))[1]).all()
+
+
+def test_two_crossing_people_keep_their_ids() -> None:
+    rng = np.random.default_rng(1)
+    tracker = ByteTracker()
+    first = None
+    for f in range(60):  # A walks right, B walks left; they overlap fully around frame 30
+        xa, xb = 100 + 6 * f, 460 - 6 * f
+        boxes = np.array([box_at(xa, 200), box_at(xb, 205)]) + rng.normal(0, 2, (2, 4))
+        out = tracker.update(dets(boxes[rng.permutation(2)]))
+        assert len(out) == 2
+        order = np.argsort(np.abs(out.boxes[:, 0] - (xa - 30)))  # who is A: nearest to A's true box
+        ids = (int(out.track_ids[order[0]]), int(out.track_ids[order[1]]))
+        if abs(xa - xb) < 12:  # the frames where both are at the same place are ambiguous by box alone
+            continue
+        first = first or ids
+        assert ids == first, f"frame {f}: ids {ids}, expected {first}"
+
+
+def test_short_disappearance_keeps_id_long_one_does_not() -> None:
+    tracker = ByteTracker(track_buffer=10)
+    for f in range(5):
+        (tid,) = tracker.update(dets([box_at(100 + 5 * f, 200)])).track_ids
+    for f in range(5, 13):  # 8 frames unseen (< track_buffer): predicted while lost
+        assert len(tracker.update(dets([]))) == 0
+    assert tracker.num_tracks["lost"] == 1
+    back = tracker.update(dets([box_at(100 + 5 * 13, 200)]))
+    assert back.track_ids.tolist() == [tid]
+    for _ in range(12):  # longer than track_buffer: removed
+        tracker.update(dets([]))
+    assert tracker.num_tracks == {"tentative": 0, "confirmed": 0, "lost": 0}
+    tracker.update(dets([box_at(100 + 5 * 26, 200)]))
+    again = tracker.update(dets([box_at(100 + 5 * 27, 200)]))
+    assert len(again) == 1 and again.track_ids[0] > tid
+
+
+def test_ids_are_never_reused() -> None:
+    tracker = ByteTracker(track_buffer=2)
+    seen: list[int] = []
+    for person in range(5):  # one person after another, each far from the last
+        for f in range(4):
+            out = tracker.update(dets([box_at(100 + 200 * person, 200)]))
+        seen.append(int(out.track_ids[0]))
+        for _ in range(4):
+            tracker.update(dets([]))
+    tracker.reset()
+    for _ in range(3):
+        out = tracker.update(dets([box_at(100, 200)]))
+    seen.append(int(out.track_ids[0]))
+    assert len(set(seen)) == len(seen) and seen == sorted(seen)
+
+
+def test_low_score_detections_keep_a_track_alive() -> None:
+    def run(low_thresh: float) -> list[int]:
+        tracker = ByteTracker(low_thresh=low_thresh, track_buffer=3)
+        ids = []
+        for f in range(20):
+            score = 0.9 if f < 5 or f >= 15 else 0.3  # half occluded for 10 frames: low detector score
+            out = tracker.update(dets([box_at(100 + 4 * f, 200)], [score]))
+            ids.extend(out.track_ids.tolist())
+        return ids
+
+    with_byte = run(0.1)
+    assert len(with_byte) == 20 and len(set(with_byte)) == 1  # tracked through, also reported
+    without = run(0.5)  # low boxes ignored: lost for 10 > track_buffer frames, then a new id
+    assert len(set(without)) == 2 and len(without) < 20
+
+
+def test_empty_frames_and_lifecycle() -> None:
+    tracker = ByteTracker(min_hits=3)
+    empty = tracker.update(dets([]))
+    assert isinstance(empty, Tracks) and len(empty) == 0 and empty.boxes.shape == (0, 4)
+    # during the first min_hits frames tentative tracks are shown (as ByteTrack does) ...
+    assert len(tracker.update(dets([box_at(100, 200)]))) == 1
+    # ... (frame 3 still is one); afterwards a new person needs min_hits consecutive detections
+    counts = [len(tracker.update(dets([box_at(100, 200), box_at(400, 200)]))) for _ in range(3, 6)]
+    assert counts == [2, 1, 2]
+    # a detection below new_track_thresh never starts a track
+    for _ in range(5):
+        out = tracker.update(dets([box_at(100, 200), box_at(400, 200), box_at(700, 200)], [0.9, 0.9, 0.55]))
+    assert len(out) == 2
+
+
+def test_pose_similarity_separates_people_with_the_same_box() -> None:
+    """Two people in the same place (one in front of the other): only their poses tell them apart."""
+    rng = np.random.default_rng(3)
+    pose_a = np.concatenate([rng.uniform([70, 120], [130, 280], (17, 2)), np.ones((17, 1))], 1)
+    pose_b = np.concatenate([rng.uniform([70, 120], [130, 280], (17, 2)), np.ones((17, 1))], 1)
+    box = box_at(100, 200)
+    tracker = ByteTracker(pose_weight=0.8)
+    for f in range(10):
+        swap = f % 2 == 1
+        boxes = np.array([box, box]) + rng.normal(0, 1, (2, 4))
+        kps = np.stack([pose_b, pose_a] if swap else [pose_a, pose_b]) + np.r_[rng.normal(0, 1, 2), 0]
+        out = tracker.update(dets(boxes), kps.astype(np.float32))
+        det_of = dict(zip(out.track_ids.tolist(), tracker.last_detection_indices.tolist()))
+        who = {tid: ("b" if (det == 0) == swap else "a") for tid, det in det_of.items()}
+        if f == 0:
+            first = who
+        assert who == first, f
+
+
+def test_predicted_boxes_follow_the_motion() -> None:
+    tracker = ByteTracker()
+    for f in range(10):
+        tracker.update(dets([box_at(100 + 10 * f, 200)]))
+    pred = tracker.predicted_boxes()
+    assert len(pred) == 1 and pred.track_ids[0] == 1
+    assert (pred.boxes[0, 0] + pred.boxes[0, 2]) / 2 == pytest.approx(200, abs=3)
+    assert len(tracker.predicted_boxes()) == 1  # peeking doesn't advance the state
+
+
+def test_boxes_from_keypoints() -> None:
+    kps = np.zeros((2, 17, 3), np.float32)
+    kps[0, :, 0] = np.linspace(100, 140, 17)
+    kps[0, :, 1] = np.linspace(100, 300, 17)
+    kps[0, :, 2] = 0.9
+    kps[1, :2] = [[10, 10, 0.9], [20, 20, 0.9]]  # too few confident keypoints
+    boxes = boxes_from_keypoints(kps, min_score=0.3, padding=0.25)
+    assert boxes.shape == (2, 4) and np.isnan(boxes[1]).all()
+    x1, y1, x2, y2 = boxes[0]
+    assert y1 == pytest.approx(50) and y2 == pytest.approx(350)  # 200 tall, + 25% each side
+    assert x2 - x1 == pytest.approx(200 / 3 * 1.5, rel=1e-4)  # thin pose widened to h/3, then padded
+    assert (x1 + x2) / 2 == pytest.approx(120)
+
+
+def test_track_node() -> None:
+    from rtpose.api import Detections as ApiDetections
+    from rtpose.plugins import get_node_type
+    import rtpose_nodes.track  # noqa: F401  registers "track"
+
+    cls = get_node_type("track")
+    node = cls("track", cls.Params(min_hits=1, track_buffer=5))
+    node.open()
+    out = node.process(detections=ApiDetections(boxes=[box_at(100, 200)], scores=[0.9], class_ids=[0]))
+    assert set(out) == {"tracks"} and out["tracks"].track_ids.tolist() == [1]
+    assert "description" in cls.Params.model_json_schema()["properties"]["track_buffer"]
+    node.close()
+
+
+# ---------------------------------------------------------------- ground-truth clip
+@pytest.fixture(scope="session")
+def walk_clip(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> dict:
+    """make_clip's 'walk' clip (5 people crossing), made once per test session."""
+    tool = shared / "tools" / "make_clip.py"
+    out = tmp_path_factory.mktemp("walk_clip")
+    subprocess.run([sys.executable, str(tool), "--out", str(out), "--frames", "300", "--people", "5",
+                    "--mode", "walk"], check=True, capture_output=True, timeout=300)
+    return json.loads((out / "gt.json").read_text())
+
+
+def noisy_detections(people: list[dict], rng: np.random.Generator, width: int, height: int,
+                     miss_rate: float = 0.1) -> Detections:
+    """A detector's view of the ground truth: jittered boxes (4% of the size), scores that fall
+    with the share of the person hidden behind others, random misses, occasional false positives."""
+    boxes, scores = [], []
+    for p in people:
+        if rng.random() < miss_rate:
+            continue
+        x, y, w, h = p["bbox"]
+        boxes.append(np.array([x, y, x + w, y + h]) + rng.normal(0, 0.04, 4) * [w, h, w, h])
+        v = np.array([k[2] for k in p["keypoints"]])
+        hidden = (v == 1).sum() / max((v > 0).sum(), 1)
+        scores.append(rng.uniform(0.6, 0.95) * (1 - 0.8 * hidden))
+    if rng.random() < 0.05:
+        x, y = rng.uniform(0, width - 100), rng.uniform(0, height - 200)
+        boxes.append([x, y, x + rng.uniform(40, 100), y + rng.uniform(100, 200)])
+        scores.append(rng.uniform(0.1, 0.6))
+    return dets(np.array(boxes).reshape(-1, 4), np.array(scores))
+
+
+def id_metrics(frames: list[dict], outputs: list[Tracks], track_buffer: int) -> tuple[int, dict[int, float]]:
+    """ID switches and per-person coverage (share of their frames with a matching track, IoU >= 0.5).
+
+    A switch is a change of the track id matched to a gt person, except after the person was
+    out of sight for longer than ``track_buffer`` frames, where a new id is the designed outcome.
+    """
+    last: dict[int, tuple[int, int]] = {}  # gt id -> (track id, frame)
+    seen_at: dict[int, int] = {}
+    switches = 0
+    present: dict[int, int] = {}
+    tracked: dict[int, int] = {}
+    for f, (frame, out) in enumerate(zip(frames, outputs)):
+        people = frame["people"]
+        gt = np.array([[x, y, x + w, y + h] for x, y, w, h in (p["bbox"] for p in people)]).reshape(-1, 4)
+        iou = iou_matrix(gt, out.boxes)
+        rows, cols = linear_sum_assignment(-iou) if iou.size else ([], [])
+        for p in people:
+            gid = p["track_id"]
+            present[gid] = present.get(gid, 0) + 1
+            if f - seen_at.get(gid, f) > track_buffer + 1:
+                last.pop(gid, None)
+            seen_at[gid] = f
+        for r, c in zip(rows, cols):
+            if iou[r, c] < 0.5:
+                continue
+            gid, tid = people[r]["track_id"], int(out.track_ids[c])
+            tracked[gid] = tracked.get(gid, 0) + 1
+            switches += gid in last and last[gid][0] != tid
+            last[gid] = (tid, f)
+    return switches, {g: tracked.get(g, 0) / n for g, n in present.items()}
+
+
+def test_ground_truth_walk_clip(walk_clip: dict) -> None:
+    rng = np.random.default_rng(0)
+    tracker = ByteTracker()
+    frames = walk_clip["frames"]
+    outputs, elapsed = [], 0.0
+    for frame in frames:
+        d = noisy_detections(frame["people"], rng, walk_clip["width"], walk_clip["height"])
+        t0 = time.perf_counter()
+        outputs.append(tracker.update(d))
+        elapsed += time.perf_counter() - t0
+    switches, coverage = id_metrics(frames, outputs, tracker.track_buffer)
+    print(f"\nwalk clip: {switches} id switches, coverage {({k: round(v, 3) for k, v in coverage.items()})}, "
+          f"{1e3 * elapsed / len(frames):.2f} ms/frame")
+    assert switches <= 2
+    assert min(coverage.values()) >= 0.9, coverage
