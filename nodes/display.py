@@ -7,12 +7,14 @@ Qt painting on the main thread; its cost shows up in this node's metrics instead
 as a sluggish window; and recording (``r``) gets every frame, not only those the
 window happened to show. The Qt side only wraps the finished frame and blits it.
 
-PyQt5 is imported lazily (in ``open()``), so importing this module never needs it.
+PyQt5 is imported lazily (in ``ui_loop()`` on the main thread, or in ``open()`` when that
+runs on the main thread), so importing this module never needs it.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import threading
@@ -45,8 +47,22 @@ class DisplayParams(Params):
     snapshot_dir: str = Field("snapshots", description="folder for s snapshots (PNG)")
     record_dir: str = Field("recordings", description="folder for r recordings (MP4)")
     record_fps: float | None = Field(None, gt=0, le=1000, description="recording frame rate; default: from timestamps")
-    width: int = Field(1280, ge=160, le=16384, description="initial window width")
-    height: int = Field(720, ge=90, le=16384, description="initial window height")
+    width: int = Field(1280, ge=160, le=16384, description="initial width of the video area")
+    height: int = Field(720, ge=90, le=16384, description="initial height of the video area "
+                        "(menu and status bars come on top)")
+
+
+def _pyqt5_available() -> bool:
+    """Whether PyQt5 can be found, without importing Qt itself (see ``Display.open``)."""
+    try:
+        return importlib.util.find_spec("PyQt5.QtWidgets") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _no_pyqt5(node: str, why: object) -> str:
+    return (f"node {node!r} needs PyQt5 for its window ({why}): install it with "
+            f"pip install \"rtpose[gui]\", or run with --headless to drop the display")
 
 
 def screen_problem(environ: Mapping[str, str] | None = None, platform: str | None = None) -> str | None:
@@ -147,18 +163,37 @@ class Display(Node):
         problem = screen_problem()
         if problem is not None:
             raise RtposeError(f"node {self.name!r}: {problem}")
-        try:
-            window = importlib.import_module("rtpose.viz.window")
-        except ImportError as exc:
-            raise RtposeError(f"node {self.name!r} needs PyQt5 for its window ({exc}): install it with "
-                              f"pip install \"rtpose[gui]\", or run with --headless to drop the display") from exc
         p: DisplayParams = self.params  # type: ignore[assignment]
-        self._window_mod = window
-        self._slot = window.LatestSlot()
+        self._window_mod: Any = None
+        self._slot: Any = None
+        self._handoff = threading.Lock()
+        self._early: dict[str, Any] | None = None
         self._recorder = RecordSwitch(Path(p.record_dir).expanduser(), p.record_fps)
         self._pipeline_rate = RateMeter()
         self._camera_rate = RateMeter()
         self._index = 0
+        # Qt takes the first thread that touches it (even by importing PyQt5.QtCore) as its
+        # main thread for good, and the runtime opens nodes on worker threads: importing the
+        # window here would put the QApplication on the "wrong" thread ("QApplication was
+        # not created in the main() thread"). So a worker thread only checks that PyQt5 is
+        # there, and ui_loop(), on the main thread, imports it.
+        if threading.current_thread() is threading.main_thread():
+            self._load_window()
+        elif not _pyqt5_available():
+            raise RtposeError(_no_pyqt5(self.name, "PyQt5 is not installed"))
+
+    def _load_window(self) -> None:
+        """Import the Qt window module (on the main thread) and make the frame slot it polls."""
+        try:
+            window = importlib.import_module("rtpose.viz.window")
+        except ImportError as exc:
+            raise RtposeError(_no_pyqt5(self.name, exc)) from exc
+        with self._handoff:
+            self._window_mod = window
+            self._slot = window.LatestSlot()
+            if self._early is not None:  # the newest frame drawn before the window existed
+                self._slot.put(window.DisplayFrame(**self._early))
+                self._early = None
 
     def process(self, image: Image, poses: Poses) -> dict:
         """Draw the overlay on this frame and hand it to the window; never waits for the window."""
@@ -168,10 +203,14 @@ class Display(Node):
         self._camera_rate.tick(image.timestamp)
         annotated = draw_poses(image.pixels, poses, p.kpt_threshold, p.draw_boxes, p.draw_ids)
         live = 0.0 <= now - image.timestamp < LIVE_CLOCK_WINDOW_S
-        self._slot.put(self._window_mod.DisplayFrame(
-            pixels=annotated, index=self._index, timestamp=image.timestamp, received=now, people=len(poses),
-            pipeline_fps=self._pipeline_rate.rate, camera_fps=self._camera_rate.rate,
-            latency_ms=(now - image.timestamp) * 1000.0 if live else None, live_clock=live))
+        frame = dict(pixels=annotated, index=self._index, timestamp=image.timestamp, received=now,
+                     people=len(poses), pipeline_fps=self._pipeline_rate.rate, camera_fps=self._camera_rate.rate,
+                     latency_ms=(now - image.timestamp) * 1000.0 if live else None, live_clock=live)
+        with self._handoff:  # uncontended but for the one moment ui_loop() creates the slot
+            if self._slot is None:
+                self._early = frame
+            else:
+                self._slot.put(self._window_mod.DisplayFrame(**frame))
         self._recorder.write(annotated, image.timestamp)
         self._index += 1
         return {}
@@ -179,6 +218,8 @@ class Display(Node):
     def ui_loop(self, should_stop: Callable[[], bool]) -> None:
         """Run the window on the main thread until it is closed (q, Esc, the close button) or ``should_stop()``."""
         p: DisplayParams = self.params  # type: ignore[assignment]
+        if self._window_mod is None:
+            self._load_window()
         w = self._window_mod
         options = w.WindowOptions(title=p.title, width=p.width, height=p.height, show_panel=p.show_panel,
                                   fullscreen=p.fullscreen, snapshot_dir=Path(p.snapshot_dir).expanduser())

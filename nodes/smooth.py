@@ -38,7 +38,7 @@ class Smooth(Node):
         gate: float = Field(0.3, gt=0, description=(
             "A keypoint further than this many person sizes from its prediction restarts (new person, flip)."))
         forget_after: int = Field(30, ge=1, description="Frames after which a track no longer seen is forgotten.")
-        min_cutoff: float = Field(1.0, gt=0, description="One-Euro: cutoff frequency at rest (Hz); lower is smoother.")
+        min_cutoff: float = Field(1.5, gt=0, description="One-Euro: cutoff frequency at rest (Hz); lower is smoother.")
         beta: float = Field(10.0, ge=0, description="One-Euro: cutoff increase per person size / s of speed.")
         d_cutoff: float = Field(1.0, gt=0, description="One-Euro: cutoff of the speed estimate (Hz).")
         fps: float = Field(30.0, gt=0, description="Frame rate assumed between consecutive inputs (sets dt).")

@@ -182,11 +182,14 @@ def test_mmpose_checkpoint_round_trips(w32: hrnet.TopDownHRNet, tmp_path: Path, 
         state = {k.replace("keypoint_head.", "head.", 1): v for k, v in state.items()}
     ckpt = _save_mmpose(state, tmp_path / "ckpt.pth")
     fresh = hrnet.load_mmpose_checkpoint(hrnet.hrnet_w32(), ckpt)
+    loaded = fresh.state_dict()
     for key, value in w32.state_dict().items():
-        assert torch.equal(fresh.state_dict()[key], value), key
-    x = torch.randn(1, 3, 256, 192)
-    with torch.no_grad():
-        assert torch.equal(fresh(x), w32(x))
+        assert torch.equal(loaded[key], value), key
+    assert not fresh.training
+    if style == "mmpose0":  # same weights -> same output (small input: only the weights matter here)
+        x = torch.randn(1, 3, 64, 64)
+        with torch.no_grad():
+            assert torch.equal(fresh(x), w32(x))
 
 
 def test_missing_key_names_it(w32: hrnet.TopDownHRNet, tmp_path: Path) -> None:

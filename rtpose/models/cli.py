@@ -20,9 +20,15 @@ def list_models() -> None:
     for column in ("name", "kind", "format", "cached?", "where"):
         table.add_column(column)
     for name, spec in sorted(registry.known_models().items()):
-        path = registry.cached(name)
-        where = path if path is not None else registry.models_dir() / spec.onnx_filename
-        table.add_row(name, spec.kind, spec.format, "yes" if path else "no", str(where))
+        onnx = registry.models_dir() / spec.onnx_filename
+        source = registry.models_dir() / spec.filename
+        if registry.cached(name) is not None:
+            state, where = "yes", onnx
+        elif source.is_file():  # a .pth downloaded but not converted yet
+            state, where = "pth only", source
+        else:
+            state, where = "no", onnx
+        table.add_row(name, spec.kind, spec.format, state, str(where))
     Console().print(table)
 
 

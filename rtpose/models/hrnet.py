@@ -276,11 +276,15 @@ def _check_fit(model: nn.Module, state: Mapping[str, torch.Tensor], source: str)
         if k in expected and tuple(v.shape) != tuple(expected[k].shape)
     ]
     if missing or unexpected or shapes:
-        parts = [f"{source} does not fit {type(model).__name__}"]
-        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
-            if keys:
-                parts.append(f"{label} ({len(keys)}): " + ", ".join(keys[:20]) + (" ..." if len(keys) > 20 else ""))
-        raise ModelError("\n".join(parts))
+        problems = {"missing keys": missing, "unexpected keys": unexpected, "shape mismatches": shapes}
+        lines = [_key_list(label, keys) for label, keys in problems.items() if keys]
+        raise ModelError("\n".join([f"{source} does not fit {type(model).__name__}", *lines]))
+
+
+def _key_list(label: str, keys: list[str], limit: int = 20) -> str:
+    """``label (n): a, b, ...`` with at most ``limit`` names, so a wrong model gives a readable error."""
+    more = " ..." if len(keys) > limit else ""
+    return f"{label} ({len(keys)}): " + ", ".join(keys[:limit]) + more
 
 
 def load_mmpose_checkpoint(model: nn.Module, path: str | Path, allow_pickle: bool = False) -> nn.Module:

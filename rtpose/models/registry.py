@@ -140,13 +140,13 @@ def get_spec(name: str, models: Mapping[str, ModelSpec] | None = None) -> ModelS
 
 
 def cached(name: str, models: Mapping[str, ModelSpec] | None = None) -> Path | None:
-    """The cached file for ``name`` (the ONNX if converted, else a downloaded .pth), or None."""
-    spec = get_spec(name, models)
-    for filename in dict.fromkeys((spec.onnx_filename, spec.filename)):
-        path = models_dir() / filename
-        if path.is_file():
-            return path
-    return None
+    """The cached runnable ONNX of ``name`` (what resolve_model returns with no work), or None.
+
+    A downloaded but not yet converted ``.pth`` does not count: callers (e.g. engine builders)
+    need an ONNX file.
+    """
+    path = models_dir() / get_spec(name, models).onnx_filename
+    return path if path.is_file() else None
 
 
 def resolve_model(name_or_path: str | Path, models: Mapping[str, ModelSpec] | None = None) -> Path:

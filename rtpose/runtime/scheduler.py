@@ -168,6 +168,7 @@ class GraphRunner:
             return
         self._make_queues()
         self._ready.set()
+        log.info("graph %r running: %s", self.graph.name, ", ".join(self.nodes))
 
     def _make_queues(self) -> None:
         live = {name: self.nodes[name].live for name in self.graph.sources()}

@@ -77,12 +77,15 @@ class ByteTracker:
         pose_weight: weight of ``1 - OKS`` in the cost when keypoints are known.
         fuse_score: multiply IoU by the detection score in the first stage (ByteTrack's default
             on MOT17); makes confident boxes win ties.
+        coast_frames: a lost track is still reported, at its predicted box, for this many frames
+            (0 = ByteTrack's behaviour). Bridges single-frame detector misses, so the pose stage
+            keeps estimating that person instead of flickering.
     """
 
     def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, match_thresh: float = 0.8,
                  track_buffer: int = 30, min_hits: int = 2, new_track_thresh: float | None = None,
                  low_match_thresh: float = 0.5, tentative_match_thresh: float = 0.7,
-                 pose_weight: float = 0.5, fuse_score: bool = False) -> None:
+                 pose_weight: float = 0.5, fuse_score: bool = False, coast_frames: int = 0) -> None:
         if not 0 <= low_thresh <= high_thresh:
             raise ValueError(f"need 0 <= low_thresh <= high_thresh, got {low_thresh}, {high_thresh}")
         if min_hits < 1 or track_buffer < 0:
@@ -97,11 +100,12 @@ class ByteTracker:
         self.tentative_match_thresh = tentative_match_thresh
         self.pose_weight = pose_weight
         self.fuse_score = fuse_score
+        self.coast_frames = coast_frames
         self.frame_id = 0
         self._tracks: list[_Track] = []
         self._next_id = 1
         self.last_detection_indices = np.zeros(0, np.int64)
-        """After ``update()``: for each output track, the index of its detection in the input."""
+        """After ``update()``: for each output track, the index of its detection in the input (-1: coasting)."""
 
     def reset(self) -> None:
         """Forget all tracks (a new scene); ids keep counting so they are never reused."""
@@ -130,13 +134,10 @@ class ByteTracker:
         low = np.flatnonzero((scores >= self.low_thresh) & (scores < self.high_thresh))
         by_state = {s: [t for t in self._tracks if t.state == s] for s in TrackState}
 
-        # Stage 1: confident detections, first to the people tracked in the last frame, then to lost
-        # ones. (ByteTrack matches both at once; then a lost track predicted over a person walking
-        # alongside keeps stealing that person's box and their ids alternate.)
-        still, left_high = self._match(by_state[TrackState.CONFIRMED], high, detections, kps,
-                                       self.match_thresh, self.fuse_score)
-        _, left_high = self._match(by_state[TrackState.LOST], left_high, detections, kps,
-                                   self.match_thresh, self.fuse_score)
+        # Stage 1: confident detections against every tracked or lost track.
+        pool = by_state[TrackState.CONFIRMED] + by_state[TrackState.LOST]
+        left_tracks, left_high = self._match(pool, high, detections, kps, self.match_thresh, self.fuse_score)
+        still = [t for t in left_tracks if t.state == TrackState.CONFIRMED]
         # Stage 2: low-score detections only keep still-tracked people alive.
         unmatched, _ = self._match(still, low, detections, kps, self.low_match_thresh, False, use_pose=False)
         for t in unmatched:
@@ -217,15 +218,16 @@ class ByteTracker:
     # ------------------------------------------------------------------ output
     def _output(self) -> Tracks:
         early = self.frame_id <= self.min_hits
-        out = [t for t in self._tracks if t.last_frame == self.frame_id
-               and (t.state == TrackState.CONFIRMED or (early and t.state == TrackState.TENTATIVE))]
+        out = [t for t in self._tracks if (t.last_frame == self.frame_id
+               and (t.state == TrackState.CONFIRMED or (early and t.state == TrackState.TENTATIVE)))
+               or (t.state == TrackState.LOST and self.frame_id - t.last_frame <= self.coast_frames)]
         for t in out:
             if t.track_id < 0:  # ids are handed out when a track is first shown: no gaps
                 t.track_id = self._next_id
                 self._next_id += 1
         out.sort(key=lambda t: t.track_id)
         self.last_detection_indices = np.array([t.det_index for t in out], np.int64)
-        return Tracks(boxes=np.array([t.box for t in out], np.float32).reshape(-1, 4),
+        return Tracks(boxes=np.array([t.box if t.det_index >= 0 else t.kf.box for t in out], np.float32).reshape(-1, 4),
                       scores=np.array([t.score for t in out], np.float32),
                       class_ids=np.array([t.class_id for t in out], np.int64),
                       track_ids=np.array([t.track_id for t in out], np.int64))

@@ -85,7 +85,7 @@ class _Bank:
 
 def _gap_output(keypoints: np.ndarray, seen: np.ndarray, estimate: np.ndarray, st: dict[str, np.ndarray],
                 max_missing: int) -> np.ndarray:
-    """Smoothed positions; predicted keypoints get a fading score, expired ones score 0.
+    """Smoothed positions; predicted keypoints get a fading score, unseen unpredicted ones score 0.
 
     Updates ``st["alive"]``, ``st["missing"]`` and ``st["last_score"]`` in place.
     """
@@ -98,7 +98,7 @@ def _gap_output(keypoints: np.ndarray, seen: np.ndarray, estimate: np.ndarray, s
     out[..., :2] = np.where(alive[..., None], estimate, out[..., :2])
     fade = 1.0 - st["missing"] / (max_missing + 1.0)
     out[..., 2] = np.where(alive & ~seen, st["last_score"] * fade, out[..., 2])
-    out[..., 2] = np.where(expired, 0.0, out[..., 2])
+    out[..., 2] = np.where(~seen & ~alive, 0.0, out[..., 2])  # unseen and no longer (or never) predicted
     return out
 
 
@@ -185,7 +185,7 @@ class OneEuroFilter:
     the speed estimate.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 10.0, d_cutoff: float = 1.0) -> None:
+    def __init__(self, min_cutoff: float = 1.5, beta: float = 10.0, d_cutoff: float = 1.0) -> None:
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
         self.x: np.ndarray | None = None
         self.dx: np.ndarray | None = None
@@ -209,7 +209,7 @@ class KeypointOneEuro:
     Low-score keypoints hold their last value (One-Euro has no motion model to predict with).
     """
 
-    def __init__(self, num_keypoints: int, min_cutoff: float = 1.0, beta: float = 10.0, d_cutoff: float = 1.0,
+    def __init__(self, num_keypoints: int, min_cutoff: float = 1.5, beta: float = 10.0, d_cutoff: float = 1.0,
                  min_score: float = 0.3, max_missing: int = 5, gate: float = 0.3) -> None:
         self.params = (min_cutoff, beta, d_cutoff)
         self.min_score, self.max_missing, self.gate = min_score, max_missing, gate
@@ -271,7 +271,7 @@ class PoseSmoother:
     def __init__(self, method: Literal["kalman", "one_euro"] = "kalman", model: Literal["cv", "ca"] = "cv",
                  process_noise: float | None = None, measurement_noise: float = 0.01, min_score: float = 0.3,
                  max_missing: int = 5, gate: float = 0.3, forget_after: int = 30,
-                 min_cutoff: float = 1.0, beta: float = 10.0, d_cutoff: float = 1.0,
+                 min_cutoff: float = 1.5, beta: float = 10.0, d_cutoff: float = 1.0,
                  default_dt: float = 1.0 / 30) -> None:
         if method not in ("kalman", "one_euro") or model not in ("cv", "ca"):
             raise ValueError(f"unknown smoothing method/model {method!r}/{model!r}")

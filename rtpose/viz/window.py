@@ -120,7 +120,9 @@ class RecordControl(Protocol):
 class WindowOptions:
     title: str = "rtpose"
     width: int = 1280
+    """Initial width of the video area."""
     height: int = 720
+    """Initial height of the video area (the window adds its menu and status bars)."""
     show_panel: bool = True
     fullscreen: bool = False
     snapshot_dir: Path = Path("snapshots")
@@ -190,8 +192,8 @@ def _pipeline_number(stats: Mapping[str, Mapping[str, Any]], *keys: str) -> floa
 
 def camera_fps(frame: DisplayFrame, stats: Mapping[str, Mapping[str, Any]]) -> float | None:
     """The source's rate: an explicit ``camera_fps`` in the stats, else the first node's
-    ``fps`` (snapshots list nodes in graph order, the source first), else the rate the
-    display node measured from capture timestamps."""
+    ``fps`` (snapshots list nodes in graph order, the source first) counting the frames it
+    dropped, else the rate the display node measured from capture timestamps."""
     explicit = _pipeline_number(stats, "camera_fps", "source_fps")
     if explicit is not None:
         return explicit
@@ -199,6 +201,12 @@ def camera_fps(frame: DisplayFrame, stats: Mapping[str, Mapping[str, Any]]) -> f
         if isinstance(entry, Mapping):
             first = _number(entry, "fps")
             if first is not None:
+                # A live source's fps counts the frames it let into the graph; the frames it
+                # dropped because the graph was busy were captured too (a 30 fps camera feeding
+                # a 7 fps pipeline is still a 30 fps camera).
+                out, dropped = _number(entry, "frames_out"), _number(entry, "dropped")
+                if out and dropped:
+                    return first * (out + dropped) / out
                 return first
             break
     return frame.camera_fps
@@ -229,7 +237,7 @@ def hud_rows(frame: DisplayFrame | None, stats: Mapping[str, Mapping[str, Any]],
 
 def _node_summary(entry: Mapping[str, Any]) -> str:
     ms = _number(entry, "p50_ms", "mean_ms", "ms")
-    fps = _number(entry, "fps")
+    fps = _number(entry, "fps_recent", "fps")  # the last seconds: a live panel shows now, not the run
     parts = [_fmt(ms, "ms")] if ms is not None else []
     if fps is not None:
         parts.append(_fmt(fps, ""))
@@ -355,6 +363,10 @@ class PoseWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self._frame_label)
         self._build_actions()
         self._start_timers()
+        # width x height is the video's area: a 1280x720 option shows a 1280x720 frame
+        # without letterbox bars, the menu and status bars come on top.
+        bars = self.menuBar().sizeHint().height() + self.statusBar().sizeHint().height()
+        self.resize(self.options.width, self.options.height + bars)
         if self.options.fullscreen:
             self.set_fullscreen(True)
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from rtpose.api import Detections, Image, Node, Params, register_node
+from rtpose.api import Detections, Image, Node, Params, Poses, register_node
 
 
 @register_node("synthetic_source")
@@ -126,3 +126,20 @@ class SyntheticFeedback(Node):
         fed_back = int(previous.scores[0]) if previous is not None else None
         SyntheticFeedback.seen[self.name].append((int(image.timestamp), fed_back))
         return {"image": image}
+
+
+@register_node("synthetic_poses")
+class SyntheticPoses(Node):
+    """One fixed person per frame, so windows and writers can run without models."""
+
+    inputs = {"image": Image}
+    outputs = {"poses": Poses}
+
+    def process(self, image: Image) -> dict:
+        h, w = image.height, image.width
+        keypoints = np.zeros((1, 17, 3), np.float32)
+        keypoints[0, :, 0] = np.linspace(0.4, 0.6, 17) * w
+        keypoints[0, :, 1] = np.linspace(0.2, 0.9, 17) * h
+        keypoints[0, :, 2] = 0.9
+        box = [[0.35 * w, 0.15 * h, 0.65 * w, 0.95 * h]]
+        return {"poses": Poses(boxes=box, scores=[0.9], class_ids=[0], track_ids=[1], keypoints=keypoints)}

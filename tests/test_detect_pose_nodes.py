@@ -1,0 +1,142 @@
+"""The real ``detect`` and ``pose`` nodes with the shared YOLOX-Nano and SimplePose-nano
+models on the COCO images of ../shared/data/coco: created as the runtime creates them
+(type from the plugin registry, validated params), then open / process / close."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rtpose.api import Detections, Image, Poses, Tracks
+from rtpose.errors import ModelError
+from rtpose.plugins import get_node_type
+from rtpose.tracking.oks import iou_matrix
+
+DET_MODEL = "models/det/yolox_nano_416x416.onnx"
+POSE_MODEL = "models/pose/simplepose_nano_256x192.onnx"
+
+
+def make_node(type_name: str, **params):
+    cls = get_node_type(type_name)
+    return cls(type_name, cls.Params(**params))
+
+
+@pytest.fixture(scope="module")
+def coco(shared: Path) -> list[dict]:
+    """Per image: pixels and the annotated people (num_keypoints > 0) as xyxy boxes and (17, 3) keypoints."""
+    folder = shared / "data" / "coco"
+    data = json.loads((folder / "test_coco.json").read_text())
+    images = []
+    for info in data["images"]:
+        anns = [a for a in data["annotations"] if a["image_id"] == info["id"] and a["num_keypoints"] > 0]
+        pixels = cv2.imread(str(folder / Path(info["file_name"]).name))
+        assert pixels is not None, info["file_name"]
+        boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)], np.float32)
+        keypoints = np.array([a["keypoints"] for a in anns], np.float32).reshape(-1, 17, 3)
+        images.append({"image": Image(pixels, 0.0, info["file_name"]), "boxes": boxes.reshape(-1, 4),
+                       "keypoints": keypoints})
+    assert sum(len(i["boxes"]) for i in images) == 12
+    return images
+
+
+@pytest.fixture(scope="module")
+def detect_node(shared: Path):
+    node = make_node("detect", model=str(shared / DET_MODEL), score_threshold=0.3, threads=1)
+    node.open()
+    yield node
+    node.close()
+
+
+@pytest.fixture(scope="module")
+def pose_node(shared: Path):
+    node = make_node("pose", model=str(shared / POSE_MODEL), threads=1)
+    node.open()
+    yield node
+    node.close()
+
+
+def pck(pred: np.ndarray, truth: np.ndarray, boxes: np.ndarray, alpha: float = 0.1) -> tuple[int, int]:
+    """Correct and labelled keypoints: within alpha x the box's longer side, over truth with v > 0."""
+    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    labelled = truth[..., 2] > 0
+    dist = np.linalg.norm(pred[..., :2] - truth[..., :2], axis=-1)
+    correct = (dist <= alpha * size[:, None]) & labelled
+    return int(correct.sum()), int(labelled.sum())
+
+
+def test_detect_finds_the_annotated_people(coco, detect_node):
+    found = 0
+    for item in coco:
+        out = detect_node.process(image=item["image"])
+        assert set(out) == {"detections"}
+        dets = out["detections"]
+        assert isinstance(dets, Detections)
+        assert np.all(dets.class_ids == 0) and np.all(dets.scores > 0.3)
+        h, w = item["image"].pixels.shape[:2]
+        assert np.all(dets.boxes >= 0) and np.all(dets.boxes[:, 0::2] <= w) and np.all(dets.boxes[:, 1::2] <= h)
+        if len(dets) and len(item["boxes"]):
+            # greedy one-to-one matching, best IoU first
+            overlap = iou_matrix(item["boxes"], dets.boxes)
+            while overlap.size and overlap.max() >= 0.5:
+                i, j = np.unravel_index(np.argmax(overlap), overlap.shape)
+                found += 1
+                overlap[i, :] = 0
+                overlap[:, j] = 0
+    assert found >= 11, f"detector found {found} of 12 annotated people"
+
+
+def test_pose_with_ground_truth_boxes_is_accurate(coco, pose_node):
+    correct = labelled = 0
+    for item in coco:
+        people = Detections(boxes=item["boxes"], scores=np.ones(len(item["boxes"])),
+                            class_ids=np.zeros(len(item["boxes"])))
+        poses = pose_node.process(image=item["image"], people=people)["poses"]
+        assert isinstance(poses, Poses)
+        assert poses.keypoints.shape == (len(item["boxes"]), 17, 3)
+        np.testing.assert_array_equal(poses.boxes, item["boxes"])
+        c, n = pck(poses.keypoints, item["keypoints"], item["boxes"])
+        correct, labelled = correct + c, labelled + n
+    assert labelled > 100
+    assert correct / labelled >= 0.88, f"PCK@0.1 {correct / labelled:.3f} ({correct}/{labelled})"
+
+
+def test_pose_keeps_track_ids_and_sets_minus_one_without_tracks(coco, pose_node):
+    item = max(coco, key=lambda i: len(i["boxes"]))
+    n = len(item["boxes"])
+    assert n >= 2
+    ids = np.arange(7, 7 + n, dtype=np.int64)[::-1].copy()
+    tracks = Tracks(boxes=item["boxes"], scores=np.full(n, 0.9), class_ids=np.zeros(n), track_ids=ids)
+    poses = pose_node.process(image=item["image"], people=tracks)["poses"]
+    np.testing.assert_array_equal(poses.track_ids, ids)
+    np.testing.assert_allclose(poses.scores, 0.9)
+
+    plain = Detections(boxes=item["boxes"], scores=np.full(n, 0.9), class_ids=np.zeros(n))
+    untracked = pose_node.process(image=item["image"], people=plain)["poses"]
+    np.testing.assert_array_equal(untracked.track_ids, np.full(n, -1))
+    # the same boxes give the same keypoints whether they come tracked or not
+    np.testing.assert_allclose(untracked.keypoints, poses.keypoints, atol=1e-4)
+
+
+def test_empty_frame_gives_empty_poses(detect_node, pose_node):
+    blank = Image(np.full((480, 640, 3), 127, np.uint8), 1.5)
+    dets = detect_node.process(image=blank)["detections"]
+    assert len(dets) == 0
+    for people in (dets, Tracks()):
+        poses = pose_node.process(image=blank, people=people)["poses"]
+        assert isinstance(poses, Poses)
+        assert len(poses) == 0
+        assert poses.keypoints.shape == (0, 17, 3)
+        assert poses.track_ids.shape == (0,)
+
+
+@pytest.mark.parametrize("type_name", ["detect", "pose"])
+def test_missing_model_path_is_a_clear_error(tmp_path, type_name):
+    missing = tmp_path / "nowhere" / f"{type_name}_model.onnx"
+    node = make_node(type_name, model=str(missing))
+    with pytest.raises(ModelError, match=re.escape(str(missing))):
+        node.open()
