@@ -101,6 +101,7 @@ class ExportKeypoints(Node):
 
     inputs = {"poses": Poses, "image": Image}
     outputs: dict[str, type] = {}
+    live_input_queue = ("drop_oldest", 64)  # a slow disk drops (and counts) writes, never stalls the graph
     Params = ExportParams
     params: ExportParams
 

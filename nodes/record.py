@@ -118,6 +118,7 @@ class Record(Node):
 
     inputs = {"image": Image, "poses": Poses}
     outputs: dict[str, type] = {}
+    live_input_queue = ("drop_oldest", 64)  # a slow disk drops (and counts) writes, never stalls the graph
     Params = RecordParams
 
     def open(self) -> None:

@@ -232,9 +232,11 @@ def _annotation(annotation: Any) -> str:
 def _mount_subcommands() -> None:
     """Sub-commands that live next to the code they drive."""
     from rtpose.cameras_cli import cameras
+    from rtpose.engines_cli import app as engines_app
     from rtpose.models.cli import app as models_app
 
     app.add_typer(models_app, name="models", help="Known models, the local cache and downloads.")
+    app.add_typer(engines_app, name="engines", help="Build, cache and check TensorRT engines.")
     app.command("cameras")(cameras)
 
 

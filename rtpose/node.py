@@ -32,6 +32,8 @@ class Node:
 
     - ``inputs`` / ``outputs``: port name -> payload type. A node without inputs is a
       source; its ``process()`` takes no arguments and returns ``None`` at end of stream.
+    - ``optional_inputs``: input ports a graph may leave unconnected; ``process()``
+      then gets ``None`` for them (e.g. a feedback input used only by some graphs).
     - ``Params``: pydantic model of the node's ``params:`` in the graph file.
     - ``interactive``: True for nodes that need a screen (``--headless`` removes them).
     - ``live_input_queue``: (policy, capacity) of this node's inputs when its source is
@@ -50,6 +52,7 @@ class Node:
 
     inputs: ClassVar[dict[str, type]] = {}
     outputs: ClassVar[dict[str, type]] = {}
+    optional_inputs: ClassVar[frozenset[str]] = frozenset()
     Params: ClassVar[type[BaseModel]] = NoParams
     interactive: ClassVar[bool] = False
     live_input_queue: ClassVar[tuple[str, int]] = ("latest", 1)

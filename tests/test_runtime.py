@@ -189,3 +189,17 @@ def test_metrics_and_trace_cover_every_node_and_frame(tmp_path: Path) -> None:
     assert len(events) == 3 * 20
     work = sorted((e for e in events if e["cat"] == "synthetic_work"), key=lambda e: e["args"]["frame"])
     assert [e["args"]["frame"] for e in work] == list(range(20)) and all(e["dur"] >= 2000 for e in work)
+
+
+def test_optional_input_may_stay_unconnected(tmp_path: Path) -> None:
+    nodes = """\
+  - name: source
+    type: synthetic_source
+    params: {frames: 5}
+  - name: optional
+    type: synthetic_optional
+    inputs: {image: source.image}
+"""
+    result = GraphRunner(make_graph(tmp_path, nodes)).run()
+    assert result.exit_code == 0
+    assert get_node_type("synthetic_optional").seen["optional"] == [False] * 5

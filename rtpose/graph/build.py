@@ -249,7 +249,7 @@ def _check_wiring(entries: dict[str, NodeEntry], problems: _Problems) -> None:
                 problems.add(loc + (port,), f"input {port!r} takes {_type_name(wanted)}, but "
                              f"{edge.producer}.{edge.output} gives {_type_name(given)}", name)
         for port in declared:
-            if port not in entry.inputs:
+            if port not in entry.inputs and port not in entry.cls.optional_inputs:
                 problems.add(("nodes", _raw_index(problems.raw, name)),
                              f"input {port!r} ({_type_name(declared[port])}) is not connected", name)
     if not any(e.is_source for e in entries.values()):

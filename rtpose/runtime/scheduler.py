@@ -266,6 +266,7 @@ class GraphRunner:
     def _run_node(self, name: str, node: Node) -> None:
         inbox = self._inboxes[name]
         back_ports = {port: slot for (consumer, port), slot in self._back_slots.items() if consumer == name}
+        unconnected = {port: None for port in type(node).optional_inputs if port not in self.graph.nodes[name].inputs}
         previous_index: int | None = None
         try:
             while not self._stop.is_set():
@@ -276,7 +277,7 @@ class GraphRunner:
                 if first.end:
                     break
                 self.metrics.received(name)
-                inputs = {port: packet.value for port, packet in joined.items()}
+                inputs = {port: packet.value for port, packet in joined.items()} | unconnected
                 lost = self._lost[first.source]
                 for port, slot in back_ports.items():
                     fed_back = slot.wait_for(previous_index, lost.__contains__, BACK_EDGE_TIMEOUT)

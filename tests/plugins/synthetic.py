@@ -143,3 +143,20 @@ class SyntheticPoses(Node):
         keypoints[0, :, 2] = 0.9
         box = [[0.35 * w, 0.15 * h, 0.65 * w, 0.95 * h]]
         return {"poses": Poses(boxes=box, scores=[0.9], class_ids=[0], track_ids=[1], keypoints=keypoints)}
+
+
+@register_node("synthetic_optional")
+class SyntheticOptional(Node):
+    """Has an optional feedback input; records whether it was given a value."""
+
+    inputs = {"image": Image, "hint": Detections}
+    optional_inputs = frozenset({"hint"})
+    outputs = {"image": Image}
+    seen: ClassVar[dict[str, list[bool]]] = {}
+
+    def open(self) -> None:
+        SyntheticOptional.seen[self.name] = []
+
+    def process(self, image: Image, hint: Detections | None) -> dict:
+        SyntheticOptional.seen[self.name].append(hint is not None)
+        return {"image": image}
