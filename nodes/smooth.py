@@ -2,6 +2,12 @@
 
 A thin node over :class:`rtpose.tracking.smoothing.PoseSmoother` (vectorised Kalman
 filter, constant velocity or acceleration, or the One-Euro filter).
+
+Timing: with the optional ``image`` input wired (to the capture output), each frame's
+``image.timestamp`` sets the filter's time step, so frames dropped on a live source (or
+an irregular camera) give the right dt; without it, consecutive inputs are ``1 / fps``
+apart. Timestamps that stand still or jump backwards or by more than 10 frame intervals
+fall back to ``1 / fps`` per frame (see :class:`PoseSmoother`).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from rtpose.api import Node, Params, Poses, register_node
+from rtpose.api import Image, Node, Params, Poses, register_node
 from rtpose.tracking.smoothing import PoseSmoother
 
 
@@ -18,7 +24,8 @@ from rtpose.tracking.smoothing import PoseSmoother
 class Smooth(Node):
     """Temporal keypoint smoothing of tracked people."""
 
-    inputs = {"poses": Poses}
+    inputs = {"poses": Poses, "image": Image}
+    optional_inputs = frozenset({"image"})
     outputs = {"poses": Poses}
 
     class Params(Params):
@@ -41,7 +48,9 @@ class Smooth(Node):
         min_cutoff: float = Field(1.5, gt=0, description="One-Euro: cutoff frequency at rest (Hz); lower is smoother.")
         beta: float = Field(10.0, ge=0, description="One-Euro: cutoff increase per person size / s of speed.")
         d_cutoff: float = Field(1.0, gt=0, description="One-Euro: cutoff of the speed estimate (Hz).")
-        fps: float = Field(30.0, gt=0, description="Frame rate assumed between consecutive inputs (sets dt).")
+        fps: float = Field(30.0, gt=0, description=(
+            "Frame rate assumed between consecutive inputs (sets dt) when `image` is not wired, or its "
+            "timestamps are unusable."))
 
     def open(self) -> None:
         p = self.params
@@ -52,5 +61,5 @@ class Smooth(Node):
                                      min_cutoff=p.min_cutoff, beta=p.beta, d_cutoff=p.d_cutoff,
                                      default_dt=1.0 / p.fps)
 
-    def process(self, poses: Poses, **_: Any) -> dict[str, Any]:
-        return {"poses": self.smoother.update(poses)}
+    def process(self, poses: Poses, image: Image | None = None, **_: Any) -> dict[str, Any]:
+        return {"poses": self.smoother.update(poses, None if image is None else image.timestamp)}

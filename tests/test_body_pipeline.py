@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rtpose.tracking.oks import iou_matrix
+from rtpose.tracking.evaluate import pck
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = 300
@@ -68,35 +68,6 @@ def check_record(record: dict) -> None:
         assert all(len(kp) == 3 and all(isinstance(v, (int, float)) for v in kp) for kp in person["keypoints"])
 
 
-def xyxy(people: list[dict]) -> np.ndarray:
-    boxes = np.array([p["bbox"] for p in people], np.float64).reshape(-1, 4)
-    return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
-
-
-def match_pck(records: list[dict], truth: list[dict], alpha: float = 0.1) -> dict[str, float]:
-    """Greedy IoU >= 0.5 matching per frame; PCK over matched people's keypoints with v > 0
-    (within alpha x the ground-truth box's longer side) and recall of ground-truth people."""
-    correct = labelled = matched = total = 0
-    for record, frame in zip(records, truth):
-        gt_people = frame["people"]
-        total += len(gt_people)
-        if not gt_people or not record["people"]:
-            continue
-        overlap = iou_matrix(xyxy(gt_people), xyxy(record["people"]))
-        while overlap.max() >= 0.5:
-            i, j = np.unravel_index(np.argmax(overlap), overlap.shape)
-            overlap[i, :] = overlap[:, j] = 0
-            matched += 1
-            gt = np.array(gt_people[i]["keypoints"], np.float32)
-            pred = np.array(record["people"][j]["keypoints"], np.float32)
-            size = max(gt_people[i]["bbox"][2], gt_people[i]["bbox"][3])
-            seen = gt[:, 2] > 0
-            close = np.linalg.norm(pred[:, :2] - gt[:, :2], axis=1) <= alpha * size
-            correct += int((close & seen).sum())
-            labelled += int(seen.sum())
-    return {"pck": correct / max(labelled, 1), "recall": matched / max(total, 1), "keypoints": labelled}
-
-
 def test_webcam_graph_on_a_clip_exports_every_frame_near_the_truth(clip, shared, tmp_path):
     out = tmp_path / "out.jsonl"
     proc = rtpose("run", "graphs/webcam_body.yaml", "--source", str(clip / "clip.mp4"), "--headless",
@@ -117,7 +88,7 @@ def test_webcam_graph_on_a_clip_exports_every_frame_near_the_truth(clip, shared,
 
     truth = json.loads((clip / "gt.json").read_text())["frames"]
     assert [f["frame"] for f in truth] == list(range(FRAMES))
-    scores = match_pck(records, truth)
+    scores = pck(truth, records)
     # measured (YOLOX-Nano + SimplePose-nano, 2 cores): PCK@0.1 0.80 over 14k keypoints, recall 0.70
     # (the truth keeps people down to 30 % visible, behind others)
     assert scores["keypoints"] > 5000, scores

@@ -23,7 +23,8 @@ def make_graph(tmp_path: Path, nodes: str):
     return load_graph(path)
 
 
-def chain(source: str = "{frames: 50}", work: str = "{}", sink: str = "{}", sink_input: str = "work.detections"):
+def chain(source: str = "{frames: 50}", work: str = "{}", sink: str = "{}", sink_input: str = "work.detections",
+          work_input: str = "source.image"):
     return f"""\
   - name: source
     type: synthetic_source
@@ -31,7 +32,7 @@ def chain(source: str = "{frames: 50}", work: str = "{}", sink: str = "{}", sink
   - name: work
     type: synthetic_work
     params: {work}
-    inputs: {{image: source.image}}
+    inputs: {{image: {work_input}}}
   - name: sink
     type: synthetic_sink
     params: {sink}
@@ -68,27 +69,27 @@ def test_block_policy_applies_back_pressure(tmp_path: Path) -> None:
 
 def test_latest_policy_keeps_newest_and_counts_drops(tmp_path: Path) -> None:
     nodes = chain(source="{frames: 0, live: true, interval_s: 0.002}", sink="{work_s: 0.03}",
-                  sink_input="{from: work.detections, policy: latest}")
+                  sink_input="{from: work.detections, policy: latest}", work_input="{from: source.image, policy: block, queue: 200}")
     nodes = nodes.replace("    type: synthetic_source\n", "    type: synthetic_source\n    max_in_flight: 1000\n")
     runner = GraphRunner(make_graph(tmp_path, nodes), max_frames=150)
     runner.run()
     received = seen()
     stats = runner.metrics.snapshot()["sink"]
     assert received == sorted(received) and len(received) < 150
-    assert stats["inputs"]["detections"]["dropped"] == 150 - len(received)
+    assert stats["inputs"]["detections"]["dropped"] == 150 - len(received)  # every loss is counted
     assert received[-1] == 149  # the newest frame is never the one dropped
 
 
 def test_drop_oldest_policy_is_bounded_and_counts(tmp_path: Path) -> None:
     nodes = chain(source="{frames: 0, live: true, interval_s: 0.002}", sink="{work_s: 0.03}",
-                  sink_input="{from: work.detections, policy: drop_oldest, queue: 3}")
+                  sink_input="{from: work.detections, policy: drop_oldest, queue: 3}", work_input="{from: source.image, policy: block, queue: 200}")
     nodes = nodes.replace("    type: synthetic_source\n", "    type: synthetic_source\n    max_in_flight: 1000\n")
     runner = GraphRunner(make_graph(tmp_path, nodes), max_frames=100)
     runner.run()
     received = seen()
     queue = runner.metrics.snapshot()["sink"]["inputs"]["detections"]
     assert received == sorted(received) and queue["depth_max"] <= 3
-    assert queue["dropped"] == 100 - len(received) > 0
+    assert queue["dropped"] == 100 - len(received) > 0  # every loss is counted
     assert received[-3:] == [97, 98, 99]  # what was queued at the end is delivered
 
 
@@ -149,7 +150,8 @@ def test_failing_node_stops_graph_quickly_with_traceback(tmp_path: Path, where: 
     result = runner.run()
     assert time.monotonic() - started < 2.0
     assert result.exit_code == 1 and result.error is not None and result.error.node == where
-    assert "synthetic.py" in result.error.traceback_text and "frame 5" in result.error.traceback_text
+    assert "synthetic.py" in result.error.traceback_text
+    assert ("synthetic failure at frame 5" if where == "source" else "cannot process frame") in str(result.error)
     assert rtpose_threads() == []
 
 

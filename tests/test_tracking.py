@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.optimize import linear_sum_assignment
 
 from rtpose.tracking.bytetrack import ByteTracker, boxes_from_keypoints
+from rtpose.tracking.evaluate import id_metrics
 from rtpose.tracking.oks import iou_matrix, oks_matrix
 from rtpose.types import Detections, Tracks
 
@@ -226,38 +226,6 @@ def noisy_detections(people: list[dict], rng: np.random.Generator, width: int, h
         boxes.append([x, y, x + rng.uniform(40, 100), y + rng.uniform(100, 200)])
         scores.append(rng.uniform(0.1, 0.6))
     return dets(np.array(boxes).reshape(-1, 4), np.array(scores))
-
-
-def id_metrics(frames: list[dict], outputs: list[Tracks], track_buffer: int) -> tuple[int, dict[int, float]]:
-    """ID switches and per-person coverage (share of their frames with a matching track, IoU >= 0.5).
-
-    A switch is a change of the track id matched to a gt person, except after the person was
-    out of sight for longer than ``track_buffer`` frames, where a new id is the designed outcome.
-    """
-    last: dict[int, tuple[int, int]] = {}  # gt id -> (track id, frame)
-    seen_at: dict[int, int] = {}
-    switches = 0
-    present: dict[int, int] = {}
-    tracked: dict[int, int] = {}
-    for f, (frame, out) in enumerate(zip(frames, outputs)):
-        people = frame["people"]
-        gt = np.array([[x, y, x + w, y + h] for x, y, w, h in (p["bbox"] for p in people)]).reshape(-1, 4)
-        iou = iou_matrix(gt, out.boxes)
-        rows, cols = linear_sum_assignment(-iou) if iou.size else ([], [])
-        for p in people:
-            gid = p["track_id"]
-            present[gid] = present.get(gid, 0) + 1
-            if f - seen_at.get(gid, f) > track_buffer + 1:
-                last.pop(gid, None)
-            seen_at[gid] = f
-        for r, c in zip(rows, cols):
-            if iou[r, c] < 0.5:
-                continue
-            gid, tid = people[r]["track_id"], int(out.track_ids[c])
-            tracked[gid] = tracked.get(gid, 0) + 1
-            switches += gid in last and last[gid][0] != tid
-            last[gid] = (tid, f)
-    return switches, {g: tracked.get(g, 0) / n for g, n in present.items()}
 
 
 def test_ground_truth_walk_clip(walk_clip: dict) -> None:

@@ -58,7 +58,7 @@ class SyntheticWork(Node):
 
     def process(self, image: Image) -> dict:
         frame = int(image.timestamp)
-        if self.params.fail_at is not None and frame == self.params.fail_at:
+        if self.params.fail_at is not None and frame >= self.params.fail_at:  # live sources skip frames
             raise ValueError(f"cannot process frame {frame}")
         if self.params.work_s:
             time.sleep(self.params.work_s)

@@ -1,0 +1,106 @@
+"""The wheel and the plugin mechanisms, installed for real into fresh environments."""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PLUGIN_DIR = REPO / "examples" / "joint-angles-plugin"
+STANDARD_TYPES = ("capture", "detect", "track", "pose", "smooth", "display", "record", "export_keypoints")
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kwargs)
+    assert result.returncode == 0, f"{cmd}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def fresh_venv(path: Path) -> Path:
+    """A new venv that sees this environment's third-party packages but not its rtpose.
+
+    The dependencies (numpy, OpenCV, ...) come from a plain path entry, which Python does
+    not scan for .pth files, so the editable install of the checkout stays invisible.
+    """
+    venv.create(path, with_pip=False)
+    python = path / "bin" / "python"
+    purelib = run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    deps = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if Path(p).is_dir()]
+    (Path(purelib) / "deps.pth").write_text("\n".join(dict.fromkeys(deps)) + "\n")
+    return python
+
+
+def pip_install(python: Path, target: str) -> None:
+    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-build-isolation",
+         "--quiet", target])
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO)])
+    (wheel_path,) = out.glob("rtpose-*.whl")
+    return wheel_path
+
+
+def test_wheel_installs_package_nodes_and_command(wheel: Path, tmp_path: Path) -> None:
+    python = fresh_venv(tmp_path / "venv")
+    pip_install(python, str(wheel))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = run([str(python), "-c", "import rtpose, rtpose_nodes; print(rtpose.__file__)"], cwd=tmp_path, env=env)
+    assert str(tmp_path / "venv") in where.stdout  # the installed copy, not the checkout
+    listed = run([str(tmp_path / "venv" / "bin" / "rtpose"), "nodes", "list"], cwd=tmp_path, env=env)
+    for node_type in STANDARD_TYPES:
+        assert node_type in listed.stdout
+
+
+def test_plugin_by_path_in_a_graph(tmp_path: Path, shared: Path) -> None:
+    graph = tmp_path / "angles.yaml"
+    graph.write_text(f"""\
+plugins: [{(PLUGIN_DIR / 'rtpose_joint_angles.py').as_posix()}, {(REPO / 'tests' / 'plugins' / 'synthetic.py').as_posix()}]
+nodes:
+  - {{name: camera, type: capture, params: {{source: {shared / 'data' / 'video' / 'street_5frames.mp4'}}}}}
+  - {{name: people, type: synthetic_poses, inputs: {{image: camera.image}}}}
+  - {{name: angles, type: joint_angles, params: {{every: 1}}, inputs: {{poses: people.poses}}}}
+""")
+    result = run([sys.executable, "-m", "rtpose.cli", "run", str(graph), "--quiet"], cwd=tmp_path)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[angles]")]
+    assert len(lines) == 5 and "left_elbow 180°" in lines[0]  # the synthetic person's joints lie on a line
+
+
+def test_plugin_by_entry_point_of_an_installed_package(tmp_path: Path) -> None:
+    python = fresh_venv(tmp_path / "venv")
+    pip_install(python, str(REPO))
+    pip_install(python, str(PLUGIN_DIR))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    shown = run([str(tmp_path / "venv" / "bin" / "rtpose"), "nodes", "show", "joint_angles"], cwd=tmp_path, env=env)
+    assert "rtpose_joint_angles.JointAngles" in shown.stdout and "every" in shown.stdout
+    code = ("from rtpose.plugins import node_types; import json; "
+            "print(json.dumps({k: v.__module__ for k, v in node_types().items()}))")
+    modules = json.loads(run([str(python), "-c", code], cwd=tmp_path, env=env).stdout)
+    assert modules["joint_angles"] == "rtpose_joint_angles" and modules["detect"] == "rtpose_nodes.detect"
+
+
+def test_joint_angle_maths() -> None:
+    sys.path.insert(0, str(PLUGIN_DIR))
+    try:
+        import numpy as np
+        from rtpose_joint_angles import joint_angles
+    finally:
+        sys.path.remove(str(PLUGIN_DIR))
+    keypoints = np.zeros((1, 17, 3), np.float32)
+    keypoints[0, :, 2] = 1.0
+    keypoints[0, 5, :2] = (0, 0)    # left shoulder
+    keypoints[0, 7, :2] = (10, 0)   # left elbow
+    keypoints[0, 9, :2] = (10, 10)  # left wrist: a right angle at the elbow
+    keypoints[0, 11, 2] = 0.0       # left hip unseen: no knee angle
+    angles = joint_angles(keypoints)
+    assert abs(angles["left_elbow"][0] - 90.0) < 1e-3 and np.isnan(angles["left_knee"][0])
