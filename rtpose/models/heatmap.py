@@ -225,6 +225,7 @@ class TopDownPoseEstimator:
         self.dark = dark
         self.blur_kernel = blur_kernel
         self.num_keypoints = num_keypoints  # only used to shape the result for zero boxes
+        self.gpu_crops = _gpu_preprocessor(self.backend, self.input_size, mean, std, rgb)
 
     def __call__(self, image_bgr: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
         """Keypoints (N, K, 3) float32 for the N boxes, in image pixels."""
@@ -233,8 +234,12 @@ class TopDownPoseEstimator:
             return np.zeros((0, self.num_keypoints, 3), np.float32)
         aspect = self.input_size[0] / self.input_size[1]
         centers, scales = box_to_center_scale(boxes, aspect, self.padding)
-        crops = crop_affine(image_bgr, centers, scales, self.input_size)
-        heatmaps = self.infer(normalize(crops, self.mean, self.std, self.rgb))
+        if self.gpu_crops is not None:
+            from rtpose.models.gpu_preprocess import run_on_device
+            heatmaps = run_on_device(self.backend, self.gpu_crops(image_bgr, centers, scales))
+        else:
+            crops = crop_affine(image_bgr, centers, scales, self.input_size)
+            heatmaps = self.infer(normalize(crops, self.mean, self.std, self.rgb))
         coords, maxvals = decode_heatmaps(heatmaps, self.dark, self.blur_kernel)
         hm_size = (heatmaps.shape[3], heatmaps.shape[2])
         points = heatmap_to_image(coords, centers, scales, hm_size)
@@ -266,3 +271,22 @@ def _input_size(shape: tuple, given: Sequence[int] | None) -> tuple[int, int]:
         raise ModelError(f"cannot read a fixed input size from the model's input shape "
                          f"{shape}: pass input_size=(width, height)")
     return w, h
+
+
+def _gpu_preprocessor(backend: Backend, input_size: tuple[int, int], mean: Sequence[float],
+                      std: Sequence[float], rgb: bool) -> Any:
+    """Crops made on the GPU when the model runs there (torch or TensorRT on CUDA), else None.
+
+    The frame is uploaded once and every crop comes from one ``grid_sample``, so no
+    crop travels between host and device.
+    """
+    if backend.device != "cuda" or backend.name not in ("torch", "tensorrt"):
+        return None
+    import torch
+
+    from rtpose.models.gpu_preprocess import GpuTopDownPreprocessor
+
+    tensorrt = backend.name == "tensorrt"
+    dtype = torch.float32 if tensorrt else getattr(backend, "dtype", torch.float32)
+    return GpuTopDownPreprocessor(input_size, mean, std, rgb, device="cuda", dtype=dtype,
+                                  channels_last=not tensorrt)
