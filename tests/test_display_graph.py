@@ -1,7 +1,7 @@
 """The display node inside a real running graph: the real runtime, capture node and window.
 
 The window runs on Qt's offscreen platform (set before Qt is imported). The poses come
-from a one-class plugin written to a temporary file (a fixed person per frame), so the
+from the shared test plugin (a fixed person per frame), so the
 tests need no models and the subprocess test can load it from its graph file too.
 """
 
@@ -35,34 +35,11 @@ from rtpose_nodes.capture import Capture  # noqa: E402
 CLIP = "data/video/street_5frames.mp4"  # 5 frames, 960x540, 5 fps
 REPO = Path(__file__).resolve().parents[1]
 
-FIXED_POSE_PLUGIN = '''
-"""A fixed person per frame (track id 1), so the display and writers run without models."""
-import numpy as np
-from rtpose.api import Image, Node, Poses, register_node
-
-
-@register_node("test_fixed_pose")
-class FixedPose(Node):
-    inputs = {"image": Image}
-    outputs = {"poses": Poses}
-
-    def process(self, image: Image) -> dict:
-        h, w = image.pixels.shape[:2]
-        kpts = np.zeros((1, 17, 3), np.float32)
-        kpts[0, :, 0] = np.linspace(0.40, 0.60, 17) * w
-        kpts[0, :, 1] = np.linspace(0.20, 0.90, 17) * h
-        kpts[0, :, 2] = 0.9
-        box = [[0.35 * w, 0.15 * h, 0.65 * w, 0.95 * h]]
-        return {"poses": Poses(boxes=box, scores=[0.9], class_ids=[0], track_ids=[1], keypoints=kpts)}
-'''
-
 
 @pytest.fixture(scope="session")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One plugin file per session: a node type can be registered by one module only."""
-    path = tmp_path_factory.mktemp("plugin") / "fixed_pose.py"
-    path.write_text(FIXED_POSE_PLUGIN)
-    return path
+def plugin() -> Path:
+    """The shared test plugin: ``synthetic_poses`` gives a fixed person (track id 1) per frame."""
+    return REPO / "tests" / "plugins" / "synthetic.py"
 
 
 def write_graph(tmp_path: Path, shared: Path, plugin: Path, *, live: bool = True, export: bool = False,
@@ -73,7 +50,7 @@ def write_graph(tmp_path: Path, shared: Path, plugin: Path, *, live: bool = True
         camera.update(loop=True, realtime=True)
     nodes: list[dict[str, Any]] = [
         {"name": "camera", "type": "capture", "params": camera},
-        {"name": "poser", "type": "test_fixed_pose", "inputs": {"image": "camera.image"}},
+        {"name": "poser", "type": "synthetic_poses", "inputs": {"image": "camera.image"}},
     ]
     if display:
         nodes.append({"name": "display", "type": "display",
