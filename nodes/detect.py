@@ -63,5 +63,7 @@ class Detect(Node):
         # without `previous` wired (or with every: 1) the schedule always says run: today's behaviour
         decision = self.schedule.decide(previous, image.width, image.height)
         if decision.run or previous is None:
-            return {"detections": self.detector(image.pixels)}
+            detections = self.detector(image.pixels)
+            self.schedule.detected(detections)
+            return {"detections": detections}
         return {"detections": self.schedule.boxes(previous)}

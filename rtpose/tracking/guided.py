@@ -11,7 +11,10 @@ The detector still runs
   the person may be lost, half hidden or the crop may have slipped off them,
 - when a pose-derived box touches the frame border: someone may be leaving or entering,
 - when two pose-derived boxes overlap (people crossing): a crop around one person can
-  latch onto the other, which only a detector run can tell apart.
+  latch onto the other, which only a detector run can tell apart,
+- when the detector's last run found someone no previous pose covers (a person who just
+  entered, or a track not yet confirmed: the tracker needs ``min_hits`` detections in a row
+  before it reports, and poses, a new person).
 
 Pure functions and one small stateful class, no threads: the ``detect`` node gets
 the previous frame's poses through a back edge of the graph and asks a
@@ -28,7 +31,7 @@ import numpy as np
 
 from rtpose.tracking.bytetrack import boxes_from_keypoints
 from rtpose.tracking.oks import iou_matrix
-from rtpose.types import Poses, Tracks
+from rtpose.types import Detections, Poses, Tracks
 
 GUIDE_PADDING = 0.1
 """Box padding around the confident keypoints (fraction of their extent per side): the eyes-to-ankles
@@ -91,6 +94,11 @@ class DetectionSchedule:
         max_overlap: two pose-derived boxes overlapping more than this IoU run the detector
             (crossing people: a crop may latch onto the wrong one).
         padding: box padding around the keypoints (see :data:`GUIDE_PADDING`).
+        new_person_score: a detection of the last run scoring at least this that no previous
+            pose box overlaps (IoU < ``covered_iou``) runs the detector again: someone untracked.
+        covered_iou: see ``new_person_score``.
+
+    The caller reports each detector run's output with :meth:`detected`.
     """
 
     every: int = 1
@@ -100,10 +108,13 @@ class DetectionSchedule:
     border: float = 4.0
     max_overlap: float = 0.3
     padding: float = GUIDE_PADDING
+    new_person_score: float = 0.5
+    covered_iou: float = 0.3
     since_run: int = field(default=0, init=False)  # frames since the detector last ran
     runs: int = field(default=0, init=False)
     frames: int = field(default=0, init=False)
     reasons: dict[str, int] = field(default_factory=dict, init=False)
+    _last_detected: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32), init=False)
 
     def __post_init__(self) -> None:
         if self.every < 1:
@@ -127,6 +138,10 @@ class DetectionSchedule:
             return Decision(True, "periodic")
         if len(previous) == 0:
             return Decision(True, "nobody tracked")
+        if len(self._last_detected):
+            covered = iou_matrix(self._last_detected, previous.boxes).max(axis=1) if len(previous) else 0.0
+            if (np.asarray(covered) < self.covered_iou).any():
+                return Decision(True, "untracked detection")
         count, mean = pose_confidence(previous.keypoints, self.min_score)
         if (count < self.min_keypoints).any() or (mean < self.min_mean_score).any():
             return Decision(True, "weak pose")
@@ -143,6 +158,11 @@ class DetectionSchedule:
             if iou.max() > self.max_overlap:
                 return Decision(True, "people overlap")
         return Decision(False, "guided")
+
+    def detected(self, detections: Detections) -> None:
+        """Tell the schedule what a detector run found (its confident boxes are checked against
+        the next previous poses: see ``new_person_score``)."""
+        self._last_detected = detections.boxes[detections.scores >= self.new_person_score]
 
     def boxes(self, previous: Poses) -> Tracks:
         """The pose-guided detections for a skipped frame (see :func:`guided_detections`)."""
