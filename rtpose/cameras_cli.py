@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rtpose.capture import CAMERA_PROBE_INDICES, CameraInfo, list_cameras
+from rtpose.cameras import CAMERA_PROBE_INDICES, CameraInfo, list_cameras
 
 
 def camera_table(found: list[CameraInfo]) -> Table:

@@ -21,9 +21,9 @@ from rtpose.capture import (
     folder_images,
     natural_key,
     parse_source,
-    parse_v4l2_formats,
     redact_url,
 )
+from rtpose.cameras import parse_v4l2_formats
 from rtpose.cameras_cli import cameras
 from rtpose.errors import SourceError
 from rtpose.types import Image
