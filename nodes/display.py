@@ -1,11 +1,15 @@
 """``display``: the live window with the pose overlay, stats panel, snapshots and recording.
 
-Where the drawing happens: ``process()`` draws the overlay on the worker thread. The
-image and poses arrive joined by frame index, so drawing there pins each skeleton to
-the frame it was computed from; OpenCV drawing releases the GIL, so it overlaps with
-Qt painting on the main thread; its cost shows up in this node's metrics instead of
-as a sluggish window; and recording (``r``) gets every frame, not only those the
-window happened to show. The Qt side only wraps the finished frame and blits it.
+Where the drawing happens: in the Qt thread, for the frames the window shows. The
+image and poses arrive joined by frame index; ``process()`` (the worker thread) hands
+both, untouched and uncopied, with the frame's timing through a latest-frame slot, so
+each skeleton is drawn onto the very frame it was computed from, a frame the window
+skips costs no drawing at all, and the node's own time stays a slot swap. The window
+draws with the same :func:`rtpose.viz.overlay.draw_poses` as recordings, onto a copy:
+the frame's pixels are shared with the other nodes that read the image.
+
+While recording (``r``) the worker also draws, for the recorder only, so the file gets
+every frame and not only those the window happened to show.
 
 PyQt5 is imported lazily (in ``ui_loop()`` on the main thread, or in ``open()`` when that
 runs on the main thread), so importing this module never needs it.
@@ -99,9 +103,9 @@ class RateMeter:
 class RecordSwitch:
     """The window's ``r`` key: starts and stops a :class:`VideoSink` that ``process()`` feeds.
 
-    Writing happens on the worker thread, so every annotated frame is recorded even
-    when the window skips some; the switch is lock-protected because the window flips
-    it from the main thread.
+    Drawing and writing happen on the worker thread (only while recording), so every
+    annotated frame is recorded even when the window skips some; the switch is
+    lock-protected because the window flips it from the main thread.
     """
 
     def __init__(self, folder: Path, fps: float | None) -> None:
@@ -191,19 +195,22 @@ class Display(Node):
         with self._handoff:
             self._window_mod = window
             self._slot = window.LatestSlot()
-            if self._early is not None:  # the newest frame drawn before the window existed
+            if self._early is not None:  # the newest frame that came before the window existed
                 self._slot.put(window.DisplayFrame(**self._early))
                 self._early = None
 
     def process(self, image: Image, poses: Poses) -> dict:
-        """Draw the overlay on this frame and hand it to the window; never waits for the window."""
+        """Hand this frame and its poses to the window (which draws them); never waits for the window.
+
+        No drawing and no copy here: the window draws the frames it shows, in its own
+        thread. Only while recording is the overlay drawn here, for the recorder.
+        """
         p: DisplayParams = self.params  # type: ignore[assignment]
         now = time.monotonic()
         self._pipeline_rate.tick(now)
         self._camera_rate.tick(image.timestamp)
-        annotated = draw_poses(image.pixels, poses, p.kpt_threshold, p.draw_boxes, p.draw_ids)
         live = 0.0 <= now - image.timestamp < LIVE_CLOCK_WINDOW_S
-        frame = dict(pixels=annotated, index=self._index, timestamp=image.timestamp, received=now,
+        frame = dict(pixels=image.pixels, poses=poses, index=self._index, timestamp=image.timestamp, received=now,
                      people=len(poses), pipeline_fps=self._pipeline_rate.rate, camera_fps=self._camera_rate.rate,
                      latency_ms=(now - image.timestamp) * 1000.0 if live else None, live_clock=live)
         with self._handoff:  # uncontended but for the one moment ui_loop() creates the slot
@@ -211,7 +218,9 @@ class Display(Node):
                 self._early = frame
             else:
                 self._slot.put(self._window_mod.DisplayFrame(**frame))
-        self._recorder.write(annotated, image.timestamp)
+        if self._recorder.recording:
+            annotated = draw_poses(image.pixels, poses, p.kpt_threshold, p.draw_boxes, p.draw_ids)
+            self._recorder.write(annotated, image.timestamp)
         self._index += 1
         return {}
 
@@ -222,7 +231,8 @@ class Display(Node):
             self._load_window()
         w = self._window_mod
         options = w.WindowOptions(title=p.title, width=p.width, height=p.height, show_panel=p.show_panel,
-                                  fullscreen=p.fullscreen, snapshot_dir=Path(p.snapshot_dir).expanduser())
+                                  fullscreen=p.fullscreen, snapshot_dir=Path(p.snapshot_dir).expanduser(),
+                                  kpt_threshold=p.kpt_threshold, draw_boxes=p.draw_boxes, draw_ids=p.draw_ids)
 
         def created(window: PoseWindow) -> None:
             self.window = window

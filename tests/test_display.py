@@ -45,9 +45,10 @@ def image(ts: float | None = None, shape: tuple[int, int] = (H, W)) -> Image:
 
 
 def frame(index: int) -> win.DisplayFrame:
-    pixels = draw_poses(np.full((H, W, 3), 40, np.uint8), poses())
-    return win.DisplayFrame(pixels=pixels, index=index, timestamp=time.monotonic(), received=time.monotonic(),
-                            people=1, pipeline_fps=30.0, camera_fps=30.0, latency_ms=12.0, live_clock=True)
+    """A frame as the node hands it over: the raw pixels and their poses (the window draws them)."""
+    return win.DisplayFrame(pixels=np.full((H, W, 3), 40, np.uint8), poses=poses(), index=index,
+                            timestamp=time.monotonic(), received=time.monotonic(), people=1, pipeline_fps=30.0,
+                            camera_fps=30.0, latency_ms=12.0, live_clock=True)
 
 
 def count_colour(bgr: np.ndarray, colour: tuple[int, int, int], tol: int = 25) -> int:
@@ -86,6 +87,40 @@ def test_window_shows_the_frame_with_its_skeleton(qtbot, window) -> None:
     for colour in (colors.LEFT, colors.RIGHT, colors.CENTRE, colors.track_color(1)):
         assert count_colour(shot, colour) > 30, colour
     assert "frame 0" in window._frame_label.text()
+
+
+def test_window_draws_on_a_copy_never_on_the_shared_frame(qtbot, window) -> None:
+    shared = frame(0)
+    before = shared.pixels.copy()
+    window.slot.put(shared)
+    qtbot.waitUntil(lambda: window.shown_index == 0, timeout=3000)
+    assert np.array_equal(shared.pixels, before), "the window drew on pixels other nodes read"
+    assert window.shown_pixels is not shared.pixels
+    assert count_colour(window.shown_pixels, colors.LEFT) > 30
+
+
+def tag_pixels(bgr: np.ndarray, track_id: int) -> np.ndarray:
+    """(y, x) of the filled ``#id`` tag of ``track_id`` (its 1-pixel box lines, same colour, eroded away)."""
+    mask = (bgr == np.array(colors.track_color(track_id), np.uint8)).all(axis=2).astype(np.uint8)
+    return np.argwhere(cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0)
+
+
+def test_id_tag_is_never_hidden_by_the_panel(qtbot, window) -> None:
+    corner = win.DisplayFrame(pixels=np.full((H, W, 3), 40, np.uint8), index=0, timestamp=0.0, received=0.0,
+                              poses=Poses(boxes=[[20, 60, 330, 460]], scores=[0.9], class_ids=[0], track_ids=[3],
+                                          keypoints=poses().keypoints - [300, -10, 0]))
+    window.slot.put(corner)
+    qtbot.waitUntil(lambda: window.shown_index == 0, timeout=3000)
+    window._refresh_hud()  # the panel gets its rows: the tag moves out from under it
+    qtbot.wait(20)
+    (x1, y1, x2, y2), = window.view.panel_keep_out(W, H)
+    tag = tag_pixels(window.shown_pixels, 3)
+    assert len(tag) > 50, "no tag drawn"
+    under = (tag[:, 1] >= x1) & (tag[:, 1] < x2) & (tag[:, 0] >= y1) & (tag[:, 0] < y2)
+    assert not under.any(), "the #id tag is under the stats panel"
+    window.toggle_panel()  # without the panel the tag goes back to its usual place, above the box
+    tag = tag_pixels(window.shown_pixels, 3)
+    assert tag[:, 0].max() <= 60 and tag[:, 1].min() >= 20 and tag[:, 1].max() < 80
 
 
 def test_resizing_keeps_the_aspect_ratio_letterboxed(qtbot, window) -> None:
@@ -313,6 +348,96 @@ def test_importing_the_nodes_does_not_need_pyqt5() -> None:
 
 def test_app_is_reused(qtbot) -> None:
     assert win.ensure_app() is QApplication.instance()
+
+
+def test_the_worker_does_not_draw_unless_recording(qtbot, tmp_path: Path, monkeypatch) -> None:
+    """The overlay is drawn on the Qt (main) thread, only for shown frames; the worker only hands over."""
+    import rtpose_nodes.display as display_mod
+
+    calls: list[tuple[str, int]] = []
+
+    def spy(real):
+        def draw(pixels, p, *args, **kwargs):
+            calls.append((threading.current_thread().name, int(pixels[0, 0, 0])))
+            return real(pixels, p, *args, **kwargs)
+        return draw
+
+    monkeypatch.setattr(display_mod, "draw_poses", spy(display_mod.draw_poses))
+    monkeypatch.setattr(win, "draw_poses", spy(win.draw_poses))
+    node = open_display(tmp_path, record_fps=10.0)
+    produced = threading.Event()
+    worker: list[str] = []
+
+    def produce() -> None:
+        worker.append(threading.current_thread().name)
+        for i in range(60):
+            node.process(image=image(ts=i / 10, shape=(120, 160)), poses=poses())
+            time.sleep(0.002)
+        produced.set()
+
+    started = threading.Event()
+
+    def should_stop() -> bool:
+        if not started.is_set():
+            started.set()
+            threading.Thread(target=produce, name="worker", daemon=True).start()
+        return produced.is_set() and node.window is not None and node.window.shown_index == 59
+
+    deadline = time.monotonic() + 20
+    node.ui_loop(lambda: should_stop() or time.monotonic() > deadline)
+    assert produced.is_set()
+    main = threading.main_thread().name
+    assert calls and all(thread == main for thread, _ in calls), {t for t, _ in calls}
+    assert len(calls) < 60  # skipped frames cost no drawing
+
+    calls.clear()  # while recording, the worker draws too: for the recorder, every frame
+    path = node._recorder.start()
+    for i in range(5):
+        node.process(image=image(ts=i / 10), poses=poses())
+    assert node._recorder.stop() == path
+    node.close()
+    assert [thread for thread, _ in calls] == [threading.current_thread().name] * 5
+
+
+def test_skeletons_are_drawn_on_their_own_frame(qtbot, tmp_path: Path) -> None:
+    """Frame i is grey level 10 + i with its person shifted by 4 i pixels: what the window shows must match."""
+    node = open_display(tmp_path, draw_ids=False)
+    n = 40
+    checked: list[int] = []
+    wrong: list[str] = []
+    produced = threading.Event()
+
+    def produce() -> None:
+        for i in range(n):
+            shifted = poses()
+            shifted.boxes[:, [0, 2]] += 4 * i
+            shifted.keypoints[..., 0] += 4 * i
+            pixels = np.full((H, W, 3), 10 + i, np.uint8)
+            node.process(image=Image(pixels, time.monotonic(), "test"), poses=shifted)
+            time.sleep(0.003)
+        produced.set()
+
+    started = threading.Event()
+
+    def should_stop() -> bool:
+        if not started.is_set():
+            started.set()
+            threading.Thread(target=produce, daemon=True).start()
+        w = node.window
+        if w is not None and w.shown_index is not None and (not checked or checked[-1] != w.shown_index):
+            i, shown = w.shown_index, w.shown_pixels
+            box_x = 160 + 4 * i  # the frame's own pixels, with the box of the poses computed from it
+            if (int(shown[5, 5, 0]) != 10 + i or tuple(shown[300, box_x]) != colors.track_color(1)
+                    or tuple(shown[300, box_x - 4]) == colors.track_color(1)):
+                wrong.append(f"frame {i}: grey {shown[5, 5, 0]}, box column {shown[300, box_x]}")
+            checked.append(i)
+        return produced.is_set() and bool(checked) and checked[-1] == n - 1
+
+    deadline = time.monotonic() + 20
+    node.ui_loop(lambda: should_stop() or time.monotonic() > deadline)
+    node.close()
+    assert checked and checked[-1] == n - 1, checked
+    assert not wrong, wrong
 
 
 def test_node_records_every_processed_frame(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -74,15 +75,61 @@ def test_same_id_same_colour_and_different_ids_differ() -> None:
 
     assert box_colour(7) == box_colour(7) == colors.track_color(7)
     assert box_colour(7) != box_colour(8)
-    palette = {colors.track_color(i) for i in range(50)}
-    assert len(palette) == 50
+    n = len(colors.TRACK_PALETTE)
+    assert n >= 8 and len(set(colors.TRACK_PALETTE)) == n  # ids less than a palette apart never share a colour
+    assert all(len({colors.track_color(i + k) for k in range(n)}) == n for i in range(50))
     assert colors.track_color(-1) == colors.UNTRACKED
+
+
+def lab_distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """CIE76 colour difference of two BGR colours (about 2.3 is just noticeable)."""
+    lab = cv2.cvtColor(np.array([[a, b]], np.uint8), cv2.COLOR_BGR2LAB)[0].astype(float)
+    lab[:, 0] *= 100 / 255
+    return float(np.linalg.norm(lab[0] - lab[1]))
+
+
+def test_person_colours_never_look_like_limb_colours() -> None:
+    """A box or tag must not read as a limb: ids 2 and 7 used to come out the left-limb green."""
+    limbs = (colors.LEFT, colors.RIGHT, colors.CENTRE, colors.UNTRACKED)
+    for track_id in range(40):
+        colour = colors.track_color(track_id)
+        assert min(lab_distance(colour, limb) for limb in limbs) >= 40, (track_id, colour)
+        for step in (1, 2):  # a tracker counts up: neighbours must differ clearly too
+            assert lab_distance(colour, colors.track_color(track_id + step)) >= 50, (track_id, step)
 
 
 def test_id_label_drawn_in_track_colour() -> None:
     out = draw_poses(blank(), person(track_id=4))
     tag = out[20:50, 160:200].reshape(-1, 3)
     assert (np.abs(tag.astype(int) - np.array(colors.track_color(4))).max(axis=1) <= 2).sum() > 50
+
+
+def tag_pixels(out: np.ndarray, track_id: int) -> np.ndarray:
+    """(y, x) of every pixel in the exact colour of ``track_id``'s tag."""
+    return np.argwhere((out == np.array(colors.track_color(track_id), np.uint8)).all(axis=2))
+
+
+def test_id_tag_keeps_out_of_a_covered_area_and_stays_on_its_box() -> None:
+    usual = draw_poses(blank(), person(track_id=4), draw_boxes=False)
+    ys, xs = tag_pixels(usual, 4).T
+    assert ys.max() <= 50 and xs.min() >= 160 and xs.max() < 220  # above the box's top-left corner
+    panel = (0, 0, 260, 120)  # like the window's stats panel over the top-left corner
+    out = draw_poses(blank(), person(track_id=4), draw_boxes=False, keep_out=[panel])
+    ys, xs = tag_pixels(out, 4).T
+    assert len(ys) > 50
+    assert not ((xs < panel[2]) & (ys < panel[3])).any(), "the tag is under the panel"
+    assert ys.min() >= 20 and ys.max() <= 80 and xs.min() > 260 and xs.max() < 480  # along the box's top edge
+    tall = (0, 0, 600, 120)  # no room right of it on the top edge: down the left edge, inside the box
+    ys, xs = tag_pixels(draw_poses(blank(), person(track_id=4), draw_boxes=False, keep_out=[tall]), 4).T
+    assert ys.min() > 120 and xs.min() >= 160 and xs.max() < 230
+
+
+def test_id_tags_avoid_each_other() -> None:
+    both = Poses(boxes=[[160, 50, 480, 460], [165, 52, 470, 450]], scores=[0.9, 0.9], class_ids=[0, 0],
+                 track_ids=[1, 2], keypoints=np.concatenate([person().keypoints] * 2))
+    out = draw_poses(blank(), both, draw_boxes=False)
+    a, b = tag_pixels(out, 1), tag_pixels(out, 2)
+    assert len(a) > 50 and len(b) > 50  # the first tag is not painted over by the second
 
 
 def test_input_not_mutated_with_copy_and_drawn_in_place_without() -> None:

@@ -193,7 +193,7 @@ def run_and_grab(args: argparse.Namespace, shared: Path, clip: Path) -> int:
     result = runner.run()
     stats = runner.metrics.snapshot()
     for name, s in stats.items():
-        log(f"  {name:9s} {s['frames_out']:4d} frames  {s['fps']:5.1f} fps  p50 {s['p50_ms']:6.1f} ms  "
+        log(f"  {name:9s} {s['frames_out']:4d} frames  {s['fps']:5.1f} fps  p50 {s['p50_ms']:6.2f} ms  "
             f"since capture {s['latency_p50_ms']:6.1f} ms  dropped {s['dropped']}")
     if result.error is not None:
         log(f"graph failed: {result.error}\n{result.error.traceback_text}")

@@ -2,13 +2,13 @@
 
 Limbs and joints follow mmpose's COCO scheme (left side green, right side orange,
 centre blue) so the skeleton reads the same as in the tools people already know.
-People get a colour of their own, derived from the track id alone, so a person keeps
-the same colour across frames and across runs.
+People get a colour of their own (box and ``#id`` tag), derived from the track id alone,
+so a person keeps the same colour across frames and across runs. Those colours come
+from a fixed palette that stays clear of the limb colours: a green or orange box must
+never read as a limb, nor a blue one as a torso.
 """
 
 from __future__ import annotations
-
-import colorsys
 
 from rtpose.types import COCO_KEYPOINTS, COCO_SKELETON
 
@@ -22,8 +22,6 @@ CENTRE: BGR = (255, 153, 51)
 """Face and torso (blue, mmpose's RGB ``[51, 153, 255]``)."""
 UNTRACKED: BGR = (200, 200, 200)
 """People without a track id (id -1): neutral grey, so they never look like a tracked person."""
-
-_GOLDEN = 0.618033988749895
 
 
 def keypoint_color(name: str) -> BGR:
@@ -55,17 +53,30 @@ KEYPOINT_COLORS: tuple[BGR, ...] = tuple(keypoint_color(n) for n in COCO_KEYPOIN
 """One colour per COCO keypoint."""
 
 
-def track_color(track_id: int) -> BGR:
-    """A vivid colour for a track id, the same on every call and in every run.
+TRACK_PALETTE: tuple[BGR, ...] = (
+    (255, 0, 255),    # magenta
+    (0, 230, 255),    # yellow
+    (255, 240, 0),    # cyan
+    (60, 40, 255),    # red
+    (200, 150, 255),  # rose
+    (255, 80, 150),   # violet
+    (170, 200, 0),    # teal
+    (90, 30, 160),    # maroon
+)
+"""Person colours (BGR), picked to stay distinct from :data:`LEFT`, :data:`RIGHT`, :data:`CENTRE`
+and :data:`UNTRACKED` (at least 45 CIELAB units from each), and ordered so that ids one or
+two apart (a tracker counts up) differ clearly (at least 65 units). Ids cycle through it;
+the ``#id`` tag tells two people of the same colour apart."""
 
-    Hues step by the golden ratio, so consecutive ids (the common case: a tracker
-    counts up) land far apart on the colour wheel and never repeat exactly.
+
+def track_color(track_id: int) -> BGR:
+    """The colour of a track id's box and tag: the same on every call and in every run.
+
+    Negative ids (untracked people) are neutral grey.
     """
     if track_id < 0:
         return UNTRACKED
-    hue = (int(track_id) * _GOLDEN) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(hue, 0.8, 1.0)
-    return (round(b * 255), round(g * 255), round(r * 255))
+    return TRACK_PALETTE[int(track_id) % len(TRACK_PALETTE)]
 
 
 def text_color_on(background: BGR) -> BGR:

@@ -37,19 +37,29 @@ class Style:
     @staticmethod
     def for_shape(height: int, width: int) -> Style:
         short = max(1, min(height, width))
-        line = max(1, round(short / 300))
+        # 2 px at least: a 1-px limb on a small frame washes out in a lossy recording
+        # (mp4v's 4:2:0 chroma leaves a pale grey-green line of a bright green limb).
+        line = max(2, round(short / 300))
         font_scale = max(0.4, short / 1000)
         return Style(line=line, radius=max(2, round(line * 1.5)), box=max(1, round(short / 480)),
                      font_scale=font_scale, font_thickness=max(1, round(font_scale * 1.6)))
 
 
+Rect = tuple[float, float, float, float]
+"""An axis-aligned rectangle ``x1, y1, x2, y2`` in frame pixels."""
+
+
 def draw_poses(image_bgr: np.ndarray, poses: Poses, kpt_threshold: float = 0.3, draw_boxes: bool = True,
-               draw_ids: bool = True, copy: bool = True) -> np.ndarray:
+               draw_ids: bool = True, copy: bool = True, keep_out: Sequence[Rect] = ()) -> np.ndarray:
     """Draw every person of ``poses`` onto ``image_bgr`` (HxWx3 uint8) and return the result.
 
     Joints scoring below ``kpt_threshold`` (or with non-finite coordinates) are hidden
     together with every limb that touches them, so a guessed joint never draws a limb.
     With ``copy=False`` the frame is drawn on in place (saves a copy when the caller owns it).
+
+    ``keep_out``: areas where ``#id`` tags must not go, e.g. where the window lays its stats
+    panel over the frame. A tag that would fall there slides along its box's top edge
+    (right of the area) or down its left edge (below it); tags also avoid each other.
     """
     canvas = _canvas(image_bgr, copy)
     style = Style.for_shape(canvas.shape[0], canvas.shape[1])
@@ -60,8 +70,9 @@ def draw_poses(image_bgr: np.ndarray, poses: Poses, kpt_threshold: float = 0.3, 
         if i < len(poses.keypoints):
             _draw_skeleton(canvas, poses.keypoints[i], kpt_threshold, style)
     if draw_ids:
+        taken: list[Rect] = [tuple(map(float, r)) for r in keep_out]  # type: ignore[misc]
         for i in range(len(poses)):
-            _draw_id(canvas, poses.boxes[i], int(poses.track_ids[i]), style)
+            _draw_id(canvas, poses.boxes[i], int(poses.track_ids[i]), style, taken)
     return canvas
 
 
@@ -117,8 +128,12 @@ def _draw_box(canvas: np.ndarray, box: np.ndarray, color: colors.BGR, style: Sty
     cv2.rectangle(canvas, (x1, y1), (x2, y2), color, style.box, cv2.LINE_8)
 
 
-def _draw_id(canvas: np.ndarray, box: np.ndarray, track_id: int, style: Style) -> None:
-    """A filled tag ``#id`` in the person's colour, above the box (inside it at the top edge)."""
+def _draw_id(canvas: np.ndarray, box: np.ndarray, track_id: int, style: Style, taken: list[Rect]) -> None:
+    """A filled tag ``#id`` in the person's colour, above the box's top-left corner (inside it at
+    the frame's top edge), moved along the box's edge when that spot is in ``taken``.
+
+    The tag's rectangle is appended to ``taken``, so later tags avoid it.
+    """
     if track_id < 0 or not np.isfinite(box).all():
         return
     color = colors.track_color(track_id)
@@ -126,13 +141,45 @@ def _draw_id(canvas: np.ndarray, box: np.ndarray, track_id: int, style: Style) -
     font = cv2.FONT_HERSHEY_SIMPLEX
     (tw, th), base = cv2.getTextSize(text, font, style.font_scale, style.font_thickness)
     pad = max(2, th // 4)
-    x = int(np.clip(box[0], 0, max(0, canvas.shape[1] - tw - 2 * pad)))
-    y = int(box[1]) - th - base - 2 * pad
-    if y < 0:
-        y = int(np.clip(box[1], 0, max(0, canvas.shape[0] - th - base - 2 * pad)))
+    x, y = _place_tag(box, tw + 2 * pad, th + base + 2 * pad, canvas.shape[1], canvas.shape[0], taken)
+    taken.append((x, y, x + tw + 2 * pad, y + th + base + 2 * pad))
     cv2.rectangle(canvas, (x, y), (x + tw + 2 * pad, y + th + base + 2 * pad), color, -1)
     cv2.putText(canvas, text, (x + pad, y + pad + th), font, style.font_scale, colors.text_color_on(color),
                 style.font_thickness, cv2.LINE_AA)
+
+
+def _place_tag(box: np.ndarray, w: int, h: int, frame_w: int, frame_h: int, taken: Sequence[Rect]) -> tuple[int, int]:
+    """Top-left corner of a ``w`` x ``h`` tag for ``box``: the first free spot along the box's edge.
+
+    In order: above the top-left corner (the usual place), inside it, then right of each
+    taken area along the top edge (above, inside), then below it along the left edge
+    (inside the box). A spot must lie in the frame and overlap nothing in ``taken``;
+    when none is free the tag goes to the usual place anyway.
+    """
+    lim = _COORD_LIMIT
+    x1, y1, x2, y2 = (int(min(max(v, -lim), lim)) for v in box.tolist())
+    max_x, max_y = max(0, frame_w - w), max(0, frame_h - h)
+
+    def clamp_x(x: float) -> int:
+        return int(min(max(x, 0), max_x))
+
+    usual = (clamp_x(x1), y1 - h if y1 - h >= 0 else int(min(max(y1, 0), max_y)))
+    candidates = [usual, (clamp_x(x1), int(min(max(y1, 0), max_y)))]
+    for ax1, ay1, ax2, ay2 in taken:
+        right = max(int(np.ceil(ax2)) + 1, x1)
+        if right + w <= x2:  # still on the box's top edge
+            candidates += [(right, y1 - h), (right, y1)]
+        below = max(int(np.ceil(ay2)) + 1, y1)
+        if below + h <= y2:  # still on the box's left edge
+            candidates.append((clamp_x(x1), below))
+    for x, y in candidates:
+        if 0 <= x <= max_x and 0 <= y <= max_y and not any(_overlaps((x, y, x + w, y + h), r) for r in taken):
+            return x, y
+    return usual
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def draw_hud(image: np.ndarray, lines: Sequence[str], copy: bool = False, origin: tuple[int, int] = (8, 8)) -> np.ndarray:

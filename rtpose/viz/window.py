@@ -1,9 +1,12 @@
 """The live pose window (PyQt5): letterboxed video, a heads-up stats panel, snapshots and recording.
 
-Threading model: the display node's ``process()`` (a worker thread) draws the overlay
-and drops the finished frame into a :class:`LatestSlot`; the window, on the Qt main
-thread, polls that slot at ~60 Hz and shows whatever is newest. The slot holds one
-frame, so a slow window skips frames and the pipeline never waits for painting.
+Threading model: the display node's ``process()`` (a worker thread) drops each frame's
+pixels, poses and timing into a :class:`LatestSlot`, nothing more (no drawing, no copy);
+the window, on the Qt main thread, polls that slot at ~60 Hz, takes whatever is newest,
+draws its skeletons with :func:`rtpose.viz.overlay.draw_poses` (the renderer recordings
+use too) onto a copy of that very frame, and shows it. The slot holds one frame, so a
+slow window skips frames, a skipped frame costs no drawing, and the pipeline never
+waits for painting.
 
 This module imports PyQt5 at import time; the display node imports it lazily, so
 nothing else in rtpose needs PyQt5 installed.
@@ -26,6 +29,9 @@ from PyQt5.QtGui import (QCloseEvent, QColor, QFont, QFontDatabase, QFontMetrics
                          QKeySequence, QPainter, QPaintEvent)
 from PyQt5.QtWidgets import QAction, QApplication, QLabel, QMainWindow, QWidget
 
+from rtpose.types import Poses
+from rtpose.viz.overlay import Rect, draw_poses
+
 T = TypeVar("T")
 
 StatsProvider = Callable[[], Mapping[str, Mapping[str, Any]]]
@@ -37,6 +43,11 @@ STOP_POLL_MS = 50
 """How often the window asks the runtime whether to close."""
 HUD_REFRESH_MS = 250
 """The panel's numbers change 4x a second: readable, and stats are not queried per frame."""
+PANEL_MARGIN = 12
+"""Distance of the stats panel from the view's top-left corner (widget pixels)."""
+PANEL_PAD = 10
+PANEL_CLEARANCE = 4
+"""Gap kept between the panel and a person's ``#id`` tag (widget pixels)."""
 
 _BACKGROUND = QColor(17, 19, 23)
 _STYLE = """
@@ -54,17 +65,20 @@ _HAS_BGR888 = hasattr(QImage, "Format_BGR888")  # Qt >= 5.14
 
 @dataclass(frozen=True)
 class DisplayFrame:
-    """One annotated frame and the numbers the panel shows about it.
+    """One frame, the poses computed from it, and the numbers the panel shows about it.
 
-    ``pixels`` already carries the overlay drawn from the poses of this very frame
-    (the node got image and poses joined by frame index), and nobody writes to it
-    after it is handed over, so the window can wrap it without copying.
+    ``pixels`` is the frame as the pipeline passed it on: the same array other nodes
+    (writers, the recorder) read, so nobody may draw on it. The window draws ``poses``
+    (joined to this frame by frame index in the node) onto a copy of it, and only for
+    frames it shows. ``poses=None`` means ``pixels`` is shown as it is (already annotated,
+    or nothing to draw).
     """
 
     pixels: np.ndarray
     index: int
     timestamp: float
     received: float
+    poses: Poses | None = None
     people: int = 0
     pipeline_fps: float | None = None
     camera_fps: float | None = None
@@ -126,6 +140,10 @@ class WindowOptions:
     show_panel: bool = True
     fullscreen: bool = False
     snapshot_dir: Path = Path("snapshots")
+    kpt_threshold: float = 0.3
+    """Overlay: hide joints scoring below this."""
+    draw_boxes: bool = True
+    draw_ids: bool = True
 
 
 def fit_rect(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[int, int, int, int]:
@@ -263,6 +281,7 @@ class VideoView(QWidget):
         self.recording = False
         self._font = QFontDatabase.systemFont(QFontDatabase.FixedFont)
         self._font.setPointSizeF(max(9.0, self._font.pointSizeF()))
+        self._panel_widths = (0, 0)
 
     def set_frame(self, pixels: np.ndarray) -> None:
         """Show ``pixels`` (BGR); keeps the array alive as long as the QImage that wraps it."""
@@ -291,15 +310,42 @@ class VideoView(QWidget):
         finally:
             painter.end()
 
+    def _panel_layout(self) -> tuple[QRectF, int, int, int]:
+        """The panel's card (widget coordinates), label width, value width and line height."""
+        fm = QFontMetrics(self._font)
+        pad, gap, line_h = PANEL_PAD, 18, fm.height() + 2
+        label_w = max(fm.horizontalAdvance(label.lstrip("#")) for label, _ in self.rows)
+        value_w = max(fm.horizontalAdvance(value) for _, value in self.rows)
+        # Widths only grow: a card that breathed with every digit would jitter, and so would
+        # the #id tags placed beside it.
+        self._panel_widths = label_w, value_w = (max(label_w, self._panel_widths[0]),
+                                                  max(value_w, self._panel_widths[1]))
+        card = QRectF(PANEL_MARGIN, PANEL_MARGIN, label_w + gap + value_w + 2 * pad, line_h * len(self.rows) + 2 * pad)
+        return card, label_w, value_w, line_h
+
+    def panel_rect(self) -> QRectF | None:
+        """Where the stats panel covers the widget, or None when it is hidden."""
+        if not (self.panel_visible and self.rows):
+            return None
+        return self._panel_layout()[0]
+
+    def panel_keep_out(self, frame_w: int, frame_h: int) -> list[Rect]:
+        """The panel's area (with a small margin) in the pixels of a ``frame_w`` x ``frame_h``
+        frame shown in this widget: where the overlay must not put ``#id`` tags."""
+        card = self.panel_rect()
+        x, y, w, h = fit_rect(frame_w, frame_h, self.width(), self.height())
+        if card is None or w <= 0 or h <= 0 or frame_w <= 0 or frame_h <= 0:
+            return []
+        sx, sy, m = frame_w / w, frame_h / h, PANEL_CLEARANCE
+        return [(math.floor((card.left() - m - x) * sx), math.floor((card.top() - m - y) * sy),
+                 math.ceil((card.right() + m - x) * sx), math.ceil((card.bottom() + m - y) * sy))]
+
     def _paint_panel(self, painter: QPainter) -> None:
         """A translucent rounded card, top-left: labels grey, values white and right-aligned."""
         painter.setRenderHint(QPainter.Antialiasing)
         painter.setFont(self._font)
-        fm = QFontMetrics(self._font)
-        pad, gap, line_h = 10, 18, fm.height() + 2
-        label_w = max(fm.horizontalAdvance(label.lstrip("#")) for label, _ in self.rows)
-        value_w = max(fm.horizontalAdvance(value) for _, value in self.rows)
-        card = QRectF(12, 12, label_w + gap + value_w + 2 * pad, line_h * len(self.rows) + 2 * pad)
+        card, label_w, value_w, line_h = self._panel_layout()
+        pad, gap = PANEL_PAD, 18
         painter.setPen(QColor(255, 255, 255, 36))
         painter.setBrush(QColor(10, 12, 16, 185))
         painter.drawRoundedRect(card, 8, 8)
@@ -351,6 +397,10 @@ class PoseWindow(QMainWindow):
         self._stats_error_shown = False
         self._closed_emitted = False
         self.frame: DisplayFrame | None = None
+        """The frame on screen, as the node handed it over (its pixels are not annotated)."""
+        self.shown_pixels: np.ndarray | None = None
+        """The pixels on screen: ``frame`` with its overlay (what a snapshot saves)."""
+        self._drawn_keep_out: list[Rect] = []
         self.last_snapshot: Path | None = None
 
         self.setWindowTitle(self.options.title)
@@ -423,13 +473,40 @@ class PoseWindow(QMainWindow):
         if newest is None:
             return
         self.frame, self._seen = newest
-        self.view.set_frame(self.frame.pixels)
+        self._show(self.frame)
         if self.view.rows == [] or self.view.rows[0][0] == "Waiting":
             self._refresh_hud()
+
+    def _show(self, frame: DisplayFrame) -> None:
+        """Draw the frame's skeletons onto a copy of it (never onto the shared pixels) and show that.
+
+        Runs on the Qt thread for the frames that get shown only. The ``#id`` tags keep
+        clear of the stats panel, which lies over the frame.
+        """
+        h, w = frame.pixels.shape[:2]
+        keep_out = self.view.panel_keep_out(w, h)
+        pixels = frame.pixels
+        if frame.poses is not None and len(frame.poses):
+            o = self.options
+            pixels = draw_poses(frame.pixels, frame.poses, o.kpt_threshold, o.draw_boxes, o.draw_ids,
+                                copy=True, keep_out=keep_out)
+        self.shown_pixels, self._drawn_keep_out = pixels, keep_out
+        self.view.set_frame(pixels)
+
+    def _relayout(self) -> None:
+        """Redraw the frame on screen when the panel moved over it (toggled, resized, rows
+        changed), so a paused or stalled picture does not keep a tag under the panel."""
+        frame = self.frame
+        if frame is None or frame.poses is None or not len(frame.poses):
+            return
+        h, w = frame.pixels.shape[:2]
+        if self.view.panel_keep_out(w, h) != self._drawn_keep_out:
+            self._show(frame)
 
     def _refresh_hud(self) -> None:
         self._stats = self._query_stats()
         self.view.rows = hud_rows(self.frame, self._stats, time.monotonic())
+        self._relayout()
         self.view.recording = bool(self._recorder is not None and self._recorder.recording)
         take_error = getattr(self._recorder, "take_error", None)
         error = take_error() if callable(take_error) else None
@@ -471,7 +548,7 @@ class PoseWindow(QMainWindow):
 
     def snapshot(self) -> Path | None:
         """Save the frame on screen, overlay included, as a PNG in the snapshot folder."""
-        if self.frame is None:
+        if self.frame is None or self.shown_pixels is None:
             self.statusBar().showMessage("No frame to save yet", 3000)
             return None
         folder = Path(self.options.snapshot_dir)
@@ -479,7 +556,7 @@ class PoseWindow(QMainWindow):
         path = folder / f"rtpose-{stamp}-f{self.frame.index}.png"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(path), self.frame.pixels):
+            if not cv2.imwrite(str(path), self.shown_pixels):
                 raise OSError("OpenCV could not write the file")
         except OSError as exc:
             self.statusBar().showMessage(f"Snapshot failed: {path}: {exc}", 6000)
@@ -513,6 +590,7 @@ class PoseWindow(QMainWindow):
     def toggle_panel(self) -> None:
         self.view.panel_visible = not self.view.panel_visible
         self.panel_action.setChecked(self.view.panel_visible)
+        self._relayout()
         self.view.update()
 
     def toggle_fullscreen(self) -> None:
