@@ -39,11 +39,11 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clip import REPO, cached_clip, shared_dir  # noqa: E402
+from _run import run_timed  # noqa: E402
 
 from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
 from rtpose.models.yolox import YoloxDetector  # noqa: E402
-from rtpose.runtime.scheduler import GraphRunner  # noqa: E402
 
 GRAPH = REPO / "graphs" / "webcam_body.yaml"
 DET_MODEL = Path("models/det/yolox_nano_416x416.onnx")
@@ -71,17 +71,11 @@ def run_graph(clip: Path, frames: int, det: Path, pose: Path, det_threads: int |
     if queue:
         for entry in graph.nodes.values():
             entry.inputs = {port: replace(edge, queue=queue) for port, edge in entry.inputs.items()}
-    runner = GraphRunner(graph, max_frames=frames)
-    ready: list[float] = []
-    result = runner.run(on_tick=lambda: ready or ready.append(time.monotonic()))
-    done = time.monotonic()
-    if result.error is not None:
-        raise RuntimeError(f"graph failed: {result.error}\n{result.error.traceback_text}")
-    stats = runner.metrics.snapshot()
-    sinks = graph.sinks()
-    out = min(stats[s]["frames_out"] for s in sinks)
-    wall = done - ready[0] if ready else result.elapsed
-    return {"frames": out, "wall_s": wall, "fps": out / wall, "total_s": result.elapsed, "nodes": stats,
+    run = run_timed(graph, frames)
+    stats = run.runner.metrics.snapshot()
+    out = min(stats[s]["frames_out"] for s in graph.sinks())
+    return {"frames": out, "wall_s": run.wall_s, "fps": out / run.wall_s, "cpu_s_per_frame": run.cpu_s / max(out, 1),
+            "total_s": run.result.elapsed, "nodes": stats,
             "settings": {"det_threads": det_threads, "pose_threads": pose_threads, "queue": queue,
                          "pose_max_batch": pose_batch}}
 
@@ -95,7 +89,7 @@ def run_sequential(clip: Path, frames: int, det: Path, pose: Path, threads: int 
         raise RuntimeError(f"cannot open {clip}")
     read_s, det_s, pose_s, crops = [], [], [], 0
     n = 0
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
     try:
         while n < frames:
             t0 = time.monotonic()
@@ -115,9 +109,10 @@ def run_sequential(clip: Path, frames: int, det: Path, pose: Path, threads: int 
             n += 1
     finally:
         cap.release()
-    wall = time.monotonic() - start
+    wall, cpu = time.monotonic() - start, time.process_time() - cpu_start
     ms = lambda xs: float(np.mean(xs) * 1000) if xs else 0.0  # noqa: E731
-    return {"frames": n, "wall_s": wall, "fps": n / wall if wall else 0.0, "threads": threads,
+    return {"frames": n, "wall_s": wall, "fps": n / wall if wall else 0.0, "cpu_s_per_frame": cpu / max(n, 1),
+            "threads": threads,
             "read_ms": ms(read_s), "detect_ms": ms(det_s), "pose_ms": ms(pose_s),
             "crops_per_frame": crops / max(n, 1), "pose_ms_per_crop": float(np.sum(pose_s)) * 1000 / max(crops, 1)}
 
@@ -244,13 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = ", ".join(f"{k}={v if v is not None else 'default'}" for k, v in graph["settings"].items())
     console.print(node_table(graph["nodes"], f"graph webcam_body.yaml ({settings})"))
     summary = Table(title="end to end", title_justify="left")
-    for column in ("run", "frames", "wall s", "FPS"):
+    for column in ("run", "frames", "wall s", "FPS", "CPU s/frame"):
         summary.add_column(column, justify="left" if column == "run" else "right")
-    summary.add_row("graph", str(graph["frames"]), f"{graph['wall_s']:.2f}", f"{graph['fps']:.2f}")
+    summary.add_row("graph", str(graph["frames"]), f"{graph['wall_s']:.2f}", f"{graph['fps']:.2f}",
+                    f"{graph['cpu_s_per_frame']:.4f}")
     seq = report.get("sequential")
     if seq:
         summary.add_row(f"sequential (threads={seq['threads'] or 'default'})", str(seq["frames"]),
-                        f"{seq['wall_s']:.2f}", f"{seq['fps']:.2f}")
+                        f"{seq['wall_s']:.2f}", f"{seq['fps']:.2f}", f"{seq['cpu_s_per_frame']:.4f}")
         report["ratio"] = graph["fps"] / seq["fps"] if seq["fps"] else None
     console.print(summary)
     console.print(f"runs: graph {', '.join(f'{f:.2f}' for f in graph['fps_runs'])} FPS"

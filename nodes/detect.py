@@ -1,17 +1,17 @@
 """detect: people in a frame, with a YOLOX detector (ONNX Runtime, TensorRT or torch).
 
 Pose-guided (MediaPipe style) when the optional ``previous`` input is wired as a back edge
-from the pose (or smoother) output and ``every`` > 1: the detector then runs only every
-``every`` frames or when a person may be lost or entering (see
-:mod:`rtpose.tracking.guided`); on the other frames each tracked person's box is taken
-from their keypoints on the previous frame, and the tracker keeps their id by IoU.
+from the tracker's output and ``every`` > 1: the detector then runs only every ``every``
+frames or when a person may be lost, entering or crossing someone (see
+:class:`rtpose.tracking.guided.DetectionSchedule`), and outputs no detections on the other
+frames; the tracker, fed the previous poses, continues each person from their keypoints.
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from rtpose.api import Detections, Image, Node, Params, Poses, register_node
+from rtpose.api import Detections, Image, Node, Params, Tracks, register_node
 from rtpose.models.registry import resolve_model
 from rtpose.models.yolox import YoloxDetector
 from rtpose.tracking.guided import DetectionSchedule
@@ -27,24 +27,22 @@ class DetectParams(Params):
     classes: list[int] = Field([0], description="COCO class ids to keep (0 = person)")
     threads: int | None = Field(None, ge=1, description="ONNX Runtime threads (default: half the cores)")
     every: int = Field(1, ge=1, description=(
-        "With `previous` wired: run the detector at least every N frames, else take boxes from the previous "
-        "keypoints (1: every frame)"))
-    guide_min_keypoints: int = Field(8, ge=1, le=17, description=(
-        "A previous pose with fewer confident keypoints is weak: run the detector"))
-    guide_min_score: float = Field(0.5, ge=0, le=1, description=(
-        "A previous pose whose confident keypoints score below this on average is weak: run the detector"))
-    guide_keypoint_score: float = Field(0.3, ge=0, le=1, description="A keypoint is confident from this score")
-    guide_border: float = Field(4.0, ge=0, description=(
-        "Run the detector when a pose-derived box comes this close (pixels) to the frame border"))
-    guide_max_overlap: float = Field(0.3, ge=0, le=1, description=(
-        "Run the detector when two pose-derived boxes overlap more than this IoU (people crossing)"))
+        "With `previous` wired: run the detector at least every N frames, and in between only when a "
+        "track was lost, touches the border, overlaps another or a new person was found (1: every frame)"))
+    skip_border: float = Field(4.0, ge=0, description=(
+        "Run the detector when a track box comes this close (pixels) to the frame border"))
+    skip_max_overlap: float = Field(0.3, ge=0, le=1, description=(
+        "Run the detector when two track boxes overlap more than this IoU (people crossing)"))
+    new_person_score: float = Field(0.6, ge=0, le=1, description=(
+        "Run the detector again when its last run found a box scoring at least this that no track covers "
+        "(keep at or above the tracker's new_track_thresh)"))
 
 
 @register_node("detect")
 class Detect(Node):
     """Finds people: letterbox, one inference, grid decode and NMS."""
 
-    inputs = {"image": Image, "previous": Poses}
+    inputs = {"image": Image, "previous": Tracks}
     optional_inputs = frozenset({"previous"})
     outputs = {"detections": Detections}
     Params = DetectParams
@@ -55,15 +53,13 @@ class Detect(Node):
         self.detector = YoloxDetector(resolve_model(p.model), backend=p.backend, device=p.device,
                                       score_threshold=p.score_threshold, nms_threshold=p.nms_threshold,
                                       classes=tuple(p.classes), max_detections=p.max_people, **options)
-        self.schedule = DetectionSchedule(every=p.every, min_score=p.guide_keypoint_score,
-                                          min_keypoints=p.guide_min_keypoints, min_mean_score=p.guide_min_score,
-                                          border=p.guide_border, max_overlap=p.guide_max_overlap)
+        self.schedule = DetectionSchedule(every=p.every, border=p.skip_border, max_overlap=p.skip_max_overlap,
+                                          new_person_score=p.new_person_score)
 
-    def process(self, image: Image, previous: Poses | None = None) -> dict:
+    def process(self, image: Image, previous: Tracks | None = None) -> dict:
         # without `previous` wired (or with every: 1) the schedule always says run: today's behaviour
-        decision = self.schedule.decide(previous, image.width, image.height)
-        if decision.run or previous is None:
-            detections = self.detector(image.pixels)
-            self.schedule.detected(detections)
-            return {"detections": detections}
-        return {"detections": self.schedule.boxes(previous)}
+        if not self.schedule.decide(previous, image.width, image.height).run:
+            return {"detections": Detections()}
+        detections = self.detector(image.pixels)
+        self.schedule.detected(detections)
+        return {"detections": detections}

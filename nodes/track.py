@@ -2,6 +2,9 @@
 
 A thin node over :class:`rtpose.tracking.bytetrack.ByteTracker` (ByteTrack: Kalman
 boxes, confident detections matched first, low-score ones only keep people alive).
+With the optional ``previous`` input wired as a back edge from the pose output, a
+person no detection matched (the detector skipped the frame, or missed them) continues
+from their confident pose on the previous frame.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from rtpose.api import Detections, Node, Params, Tracks, register_node
+from rtpose.api import Detections, Node, Params, Poses, Tracks, register_node
 from rtpose.tracking.bytetrack import ByteTracker
 
 
@@ -18,7 +21,8 @@ from rtpose.tracking.bytetrack import ByteTracker
 class Track(Node):
     """Multi-person tracking: detections in, detections with stable track ids out."""
 
-    inputs = {"detections": Detections}
+    inputs = {"detections": Detections, "previous": Poses}
+    optional_inputs = frozenset({"previous"})
     outputs = {"tracks": Tracks}
 
     class Params(Params):
@@ -36,6 +40,15 @@ class Track(Node):
         pose_weight: float = Field(0.5, ge=0, le=1, description=(
             "Weight of pose similarity (OKS) against box IoU, when the detections carry keypoints."))
         fuse_score: bool = Field(False, description="Multiply IoU by the detection score in the first stage.")
+        coast_frames: int = Field(0, ge=0, description=(
+            "A person no longer detected (nor continued from their pose) is still reported at the predicted "
+            "box for this many frames."))
+        pose_min_keypoints: int = Field(8, ge=1, le=17, description=(
+            "With `previous` wired: a previous pose continues its track with at least this many confident "
+            "keypoints ..."))
+        pose_min_score: float = Field(0.5, ge=0, le=1, description=(
+            "... whose mean score is at least this (the track's score on that frame)."))
+        pose_keypoint_score: float = Field(0.3, ge=0, le=1, description="A keypoint is confident from this score.")
 
     def open(self) -> None:
         p = self.params
@@ -43,7 +56,9 @@ class Track(Node):
         self.tracker = ByteTracker(high_thresh=p.high_thresh, low_thresh=p.low_thresh, match_thresh=p.match_thresh,
                                    track_buffer=p.track_buffer, min_hits=p.min_hits,
                                    new_track_thresh=p.new_track_thresh, pose_weight=p.pose_weight,
-                                   fuse_score=p.fuse_score)
+                                   fuse_score=p.fuse_score, coast_frames=p.coast_frames,
+                                   pose_keypoint_score=p.pose_keypoint_score, pose_min_keypoints=p.pose_min_keypoints,
+                                   pose_min_score=p.pose_min_score)
 
-    def process(self, detections: Detections, **_: Any) -> dict[str, Any]:
-        return {"tracks": self.tracker.update(detections)}
+    def process(self, detections: Detections, previous: Poses | None = None) -> dict[str, Any]:
+        return {"tracks": self.tracker.update(detections, previous=previous)}

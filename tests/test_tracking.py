@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtpose.tracking.bytetrack import ByteTracker, boxes_from_keypoints
+from rtpose.tracking.bytetrack import ByteTracker
+from rtpose.tracking.guided import DetectionSchedule, boxes_from_keypoints, confident_pose_boxes
 from rtpose.tracking.evaluate import id_metrics
 from rtpose.tracking.oks import iou_matrix, oks_matrix
-from rtpose.types import Detections, Tracks
+from rtpose.types import Detections, Poses, Tracks
 
 
 def dets(boxes: list[list[float]] | np.ndarray, scores: list[float] | np.ndarray | None = None) -> Detections:
@@ -182,6 +183,140 @@ def test_boxes_from_keypoints() -> None:
     assert (x1 + x2) / 2 == pytest.approx(120)
 
 
+def body(cx: float, cy: float, score: float = 0.9, height: float = 160.0) -> np.ndarray:
+    """17 keypoints spread over a 40 x ``height`` body centred at (cx, cy)."""
+    kps = np.zeros((17, 3), np.float32)
+    kps[:, 0] = cx + np.linspace(-20, 20, 17) * np.tile([1, -1], 9)[:17]
+    kps[:, 1] = np.linspace(cy - height / 2, cy + height / 2, 17)
+    kps[:, 2] = score
+    return kps
+
+
+def posed(tracks: Tracks, people: list[np.ndarray]) -> Poses:
+    """The pose stage's output for ``tracks``: ``people[i]`` is the pose of the i-th track."""
+    kps = np.stack(people).astype(np.float32) if people else np.zeros((0, 17, 3), np.float32)
+    return Poses(boxes=tracks.boxes, scores=tracks.scores, class_ids=tracks.class_ids, track_ids=tracks.track_ids,
+                 keypoints=kps)
+
+
+def test_confident_pose_boxes() -> None:
+    few = body(300, 200)
+    few[:10, 2] = 0.1  # 7 confident keypoints
+    boxes, confidence, ok = confident_pose_boxes(posed(tracks(*[box_at(0, 0)] * 4), [
+        body(100, 200), body(200, 200, score=0.4), few, body(400, 200, score=0.1)]))
+    assert ok.tolist() == [True, False, False, False]
+    assert confidence[:2] == pytest.approx([0.9, 0.4])
+    x1, y1, x2, y2 = boxes[0]
+    assert (x1 + x2) / 2 == pytest.approx(100, abs=1) and y2 - y1 == pytest.approx(160 * 1.2, rel=1e-3)
+    assert np.isnan(boxes[3]).all()
+
+
+def test_a_missed_person_continues_from_their_pose() -> None:
+    """The detector misses B for 10 frames (hidden, or a skipped frame): B keeps its id from its pose box."""
+    tracker = ByteTracker(track_buffer=3)
+    previous = None
+    for f in range(20):
+        a, b = box_at(100 + 5 * f, 200), box_at(400 - 5 * f, 200)
+        out = tracker.update(dets([a, b] if f < 5 or f >= 15 else [a]), previous=previous)
+        assert len(out) == 2, f
+        if f == 0:
+            ids = ids_by_x(out)
+        assert ids_by_x(out) == ids, f
+        if 5 <= f < 15:  # B: continued from the pose (no detection), at the pose's box moved by its velocity
+            b_row = int(np.argmax(out.boxes[:, 0]))
+            assert tracker.last_detection_indices[b_row] == -1 and out.scores[b_row] == pytest.approx(0.9)
+            assert (out.boxes[b_row, 0] + out.boxes[b_row, 2]) / 2 == pytest.approx(400 - 5 * f, abs=3)
+        # the pose stage finds each person where they are (centre of their box)
+        centres = (out.boxes[:, :2] + out.boxes[:, 2:]) / 2
+        truth = np.array([[100 + 5 * f, 200], [400 - 5 * f, 200]])
+        people = [body(*truth[np.argmin(np.abs(truth[:, 0] - cx))]) for cx, _ in centres]
+        previous = posed(out, people)
+
+
+def test_a_weak_pose_does_not_continue_its_track() -> None:
+    tracker = ByteTracker(track_buffer=30)
+    previous = None
+    for f in range(5):
+        out = tracker.update(dets([box_at(100, 200), box_at(400, 200)]), previous=previous)
+        weak = body(400, 200, score=0.35)  # mean score 0.35 < pose_min_score
+        previous = posed(out, [body(100, 200), weak])
+    out = tracker.update(dets([]), previous=previous)
+    assert out.track_ids.tolist() == [1]  # only A, from its confident pose
+    assert tracker.num_tracks["lost"] == 1
+
+
+def test_a_pose_on_someone_else_does_not_continue_its_track() -> None:
+    """B's crop latched onto A (the same pose twice): only A's track goes on."""
+    tracker = ByteTracker()
+    previous = None
+    for f in range(5):
+        out = tracker.update(dets([box_at(100, 200), box_at(140, 200)]), previous=previous)
+        previous = posed(out, [body(100, 200), body(140, 200)])
+    previous = posed(out, [body(100, 200), body(101, 200)])
+    out = tracker.update(dets([box_at(100, 200)]), previous=previous)
+    assert out.track_ids.tolist() == [1]
+
+
+def tracks(*boxes: list[float], ids: list[int] | None = None) -> Tracks:
+    b = np.array(boxes, np.float32).reshape(-1, 4)
+    return Tracks(boxes=b, scores=np.full(len(b), 0.9), class_ids=np.zeros(len(b)),
+                  track_ids=ids if ids is not None else list(range(1, len(b) + 1)))
+
+
+W, H = 1280, 720
+
+
+def test_schedule_every_one_or_without_previous_always_runs() -> None:
+    one = DetectionSchedule(every=1)
+    assert all(one.decide(tracks(box_at(300, 300)), W, H).run for _ in range(10))
+    five = DetectionSchedule(every=5)
+    assert all(five.decide(None, W, H).run for _ in range(10))
+
+
+def test_schedule_periodic_and_triggers() -> None:
+    s = DetectionSchedule(every=3)
+    good = tracks(box_at(300, 300), box_at(700, 300))
+    runs = [s.decide(good, W, H).run for _ in range(9)]
+    assert runs == [True, False, False] * 3  # at least every 3rd frame, counted from the last run
+    assert s.runs == 3 and s.reasons == {"periodic": 3, "skipped": 6}
+    s.decide(good, W, H)  # a run: restart the count
+    assert s.decide(tracks(), W, H).reason == "nobody tracked"
+    s.decide(good, W, H)
+    assert s.decide(tracks(box_at(300, 300)), W, H).reason == "track lost"  # id 2 is gone
+    assert s.decide(tracks(box_at(300, 300), box_at(32, 300)), W, H).reason == "at the border"
+    assert s.decide(tracks(box_at(300, 300), box_at(320, 300)), W, H).reason == "people overlap"
+    s.detected(Detections(boxes=[box_at(900, 300)], scores=[0.9], class_ids=[0]))
+    assert s.decide(good, W, H).reason == "untracked detection"  # found last run, no track covers it yet
+    s.detected(Detections(boxes=good.boxes, scores=[0.9, 0.9], class_ids=[0, 0]))
+    assert s.decide(good, W, H).reason == "skipped"
+    s.detected(Detections(boxes=[box_at(900, 300)], scores=[0.5], class_ids=[0]))  # too weak to start a track
+    assert s.decide(good, W, H).reason == "skipped"
+
+
+def test_detect_node_runs_and_skips_without_model() -> None:
+    """The node: `every: 1` or no `previous` always detects; otherwise no detections on skipped frames."""
+    from rtpose.api import Image
+    from rtpose.plugins import get_node_type
+    import rtpose_nodes.detect  # noqa: F401
+
+    cls = get_node_type("detect")
+    assert "previous" in cls.optional_inputs and cls.inputs["previous"] is Tracks
+    calls = []
+
+    def fake(pixels: np.ndarray) -> Detections:
+        calls.append(1)
+        return Detections(boxes=[box_at(300, 300)], scores=[0.9], class_ids=[0])
+
+    image = Image(np.zeros((H, W, 3), np.uint8), 0.0)
+    for every, wired, expected in ((1, True, 6), (3, False, 6), (3, True, 2)):
+        node = cls("detector", cls.Params(every=every))
+        node.detector, node.schedule = fake, DetectionSchedule(every=every)  # what open() makes, minus the model
+        calls.clear()
+        sizes = [len(node.process(image=image, previous=tracks(box_at(300, 300)) if wired else None)["detections"])
+                 for _ in range(6)]
+        assert len(calls) == expected and sum(sizes) == expected, (every, wired)
+
+
 def test_track_node() -> None:
     from rtpose.api import Detections as ApiDetections
     from rtpose.plugins import get_node_type
@@ -192,6 +327,10 @@ def test_track_node() -> None:
     node.open()
     out = node.process(detections=ApiDetections(boxes=[box_at(100, 200)], scores=[0.9], class_ids=[0]))
     assert set(out) == {"tracks"} and out["tracks"].track_ids.tolist() == [1]
+    assert "previous" in cls.optional_inputs
+    previous = posed(out["tracks"], [body(100, 200)])
+    out = node.process(detections=ApiDetections(), previous=previous)  # no detection: continued from the pose
+    assert out["tracks"].track_ids.tolist() == [1]
     assert "description" in cls.Params.model_json_schema()["properties"]["track_buffer"]
     node.close()
 

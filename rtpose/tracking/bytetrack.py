@@ -7,6 +7,10 @@ low-score leftovers only to keep already-tracked people alive, never to start
 new tracks. Association is a Hungarian assignment on ``1 - IoU`` between each
 track's Kalman-predicted box and the detections, gated by ``match_thresh``,
 optionally blended with pose similarity (OKS) when keypoints are known for both.
+A third, pose-guided stage (MediaPipe style) continues every track that no detection
+matched but whose pose on the previous frame is confident, with the box around that
+pose (see :mod:`rtpose.tracking.guided`): the detector may then skip frames, and a
+person it misses (half hidden behind someone) keeps their track.
 
 Pure computation, no threads: one :class:`ByteTracker` per video stream.
 """
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from rtpose.tracking.guided import GUIDE_PADDING, confident_pose_boxes
 from rtpose.tracking.kalman_box import KalmanBoxFilter
 from rtpose.tracking.oks import iou_matrix, oks_matrix
 from rtpose.types import Detections, Poses, Tracks
@@ -80,12 +85,20 @@ class ByteTracker:
         coast_frames: a lost track is still reported, at its predicted box, for this many frames
             (0 = ByteTrack's behaviour). Bridges single-frame detector misses, so the pose stage
             keeps estimating that person instead of flickering.
+        pose_keypoint_score: a keypoint of a previous pose is confident from this score.
+        pose_min_keypoints: a previous pose needs this many confident keypoints to continue its track.
+        pose_min_score: ... and their mean score must reach this (it becomes the track's score).
+        pose_padding: padding of the box around a previous pose (see :data:`GUIDE_PADDING`).
+        duplicate_oks: a previous pose this similar (OKS) to the pose of a track that is kept this
+            frame is on the same person (its crop latched onto them): it does not continue its track.
     """
 
     def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, match_thresh: float = 0.8,
                  track_buffer: int = 30, min_hits: int = 2, new_track_thresh: float | None = None,
                  low_match_thresh: float = 0.5, tentative_match_thresh: float = 0.7,
-                 pose_weight: float = 0.5, fuse_score: bool = False, coast_frames: int = 0) -> None:
+                 pose_weight: float = 0.5, fuse_score: bool = False, coast_frames: int = 0,
+                 pose_keypoint_score: float = 0.3, pose_min_keypoints: int = 8, pose_min_score: float = 0.5,
+                 pose_padding: float = GUIDE_PADDING, duplicate_oks: float = 0.7) -> None:
         if not 0 <= low_thresh <= high_thresh:
             raise ValueError(f"need 0 <= low_thresh <= high_thresh, got {low_thresh}, {high_thresh}")
         if min_hits < 1 or track_buffer < 0:
@@ -101,11 +114,17 @@ class ByteTracker:
         self.pose_weight = pose_weight
         self.fuse_score = fuse_score
         self.coast_frames = coast_frames
+        self.pose_keypoint_score = pose_keypoint_score
+        self.pose_min_keypoints = pose_min_keypoints
+        self.pose_min_score = pose_min_score
+        self.pose_padding = pose_padding
+        self.duplicate_oks = duplicate_oks
         self.frame_id = 0
         self._tracks: list[_Track] = []
         self._next_id = 1
         self.last_detection_indices = np.zeros(0, np.int64)
-        """After ``update()``: for each output track, the index of its detection in the input (-1: coasting)."""
+        """After ``update()``: for each output track, the index of its detection in the input
+        (-1: continued from its previous pose, or coasting)."""
 
     def reset(self) -> None:
         """Forget all tracks (a new scene); ids keep counting so they are never reused."""
@@ -113,13 +132,16 @@ class ByteTracker:
         self.frame_id = 0
 
     # ------------------------------------------------------------------ update
-    def update(self, detections: Detections, keypoints: np.ndarray | None = None) -> Tracks:
+    def update(self, detections: Detections, keypoints: np.ndarray | None = None,
+               previous: Poses | None = None) -> Tracks:
         """Associate one frame's detections with the tracks and return the tracked people.
 
         ``keypoints`` (N, K, 3), one pose per detection, enables pose-aware matching; when
-        omitted and ``detections`` is a :class:`Poses`, its keypoints are used. Outputs only
-        tracks matched in this frame that are confirmed (or, during the first ``min_hits``
-        frames, tentative), sorted by track id.
+        omitted and ``detections`` is a :class:`Poses`, its keypoints are used. ``previous``:
+        the poses estimated for this tracker's output of the frame before (by track id);
+        tracks no detection matched continue from their confident poses (see the class doc).
+        Outputs only tracks matched (or continued) in this frame that are confirmed (or, during
+        the first ``min_hits`` frames, tentative), sorted by track id.
         """
         self.frame_id += 1
         if keypoints is None and isinstance(detections, Poses) and len(detections):
@@ -140,6 +162,9 @@ class ByteTracker:
         still = [t for t in left_tracks if t.state == TrackState.CONFIRMED]
         # Stage 2: low-score detections only keep still-tracked people alive.
         unmatched, _ = self._match(still, low, detections, kps, self.low_match_thresh, False, use_pose=False)
+        # Stage 2b: tracks still unmatched continue from their confident previous poses.
+        lost_left = [t for t in left_tracks if t.state == TrackState.LOST]
+        unmatched = self._continue_from_poses(unmatched + lost_left, previous)
         for t in unmatched:
             t.state = TrackState.LOST
         # Stage 3: tentative tracks get the confident leftovers; unmatched ones die at once.
@@ -167,18 +192,53 @@ class ByteTracker:
 
     def _hit(self, t: _Track, di: int, detections: Detections, kps: np.ndarray | None) -> None:
         """Correct a track with its matched detection and advance its lifecycle."""
-        box = detections.boxes[di]
-        t.kf.update(box)
-        t.box = box.copy()
-        t.score = float(detections.scores[di])
+        self._observe(t, detections.boxes[di], float(detections.scores[di]))
         t.class_id = int(detections.class_ids[di])
         if kps is not None:
             t.keypoints = kps[di].copy()
+        t.det_index = int(di)
+
+    def _observe(self, t: _Track, box: np.ndarray, score: float) -> None:
+        """Correct a track with a measured box (a detection's or a pose's) and advance its lifecycle."""
+        t.kf.update(box)
+        t.box = np.array(box, np.float32)
+        t.score = score
         t.hits += 1  # tentative tracks die when unmatched, so their hits are consecutive
         t.last_frame = self.frame_id
-        t.det_index = int(di)
         if t.state == TrackState.LOST or (t.state == TrackState.TENTATIVE and t.hits >= self.min_hits):
             t.state = TrackState.CONFIRMED
+
+    def _continue_from_poses(self, tracks: list[_Track], previous: Poses | None) -> list[_Track]:
+        """Continue each of ``tracks`` whose pose in ``previous`` (same track id) is confident with the
+        box around that pose, moved by the track's velocity (the pose is one frame old); its score is
+        the pose confidence. A pose on the same person as a pose kept this frame (OKS at least
+        ``duplicate_oks``) does not count. Returns the tracks left unmatched."""
+        if previous is None or not len(previous) or not tracks:
+            return tracks
+        boxes, confidence, ok = confident_pose_boxes(previous, self.pose_keypoint_score, self.pose_min_keypoints,
+                                                     self.pose_min_score, self.pose_padding)
+        row = {int(tid): i for i, tid in enumerate(previous.track_ids)}
+        matched = {t.track_id for t in self._tracks if t.last_frame == self.frame_id}
+        kept = [row[tid] for tid in matched if tid in row]
+        wh = boxes[:, 2:] - boxes[:, :2]
+        areas = wh[:, 0] * wh[:, 1] * _BOX_TO_OKS_AREA
+        left = []
+        candidates = [(t, row.get(t.track_id, -1)) for t in tracks]
+        for t, i in sorted(candidates, key=lambda c: -confidence[c[1]] if c[1] >= 0 else 0.0):
+            if i < 0 or not ok[i]:
+                left.append(t)
+                continue
+            if kept:
+                oks = oks_matrix(previous.keypoints[i][None], previous.keypoints[kept], areas[kept])
+                if np.nanmax(np.nan_to_num(oks, nan=0.0)) >= self.duplicate_oks:
+                    left.append(t)
+                    continue
+            step = t.kf.peek() - t.kf.box  # one frame of motion
+            shift = (step[:2] + step[2:]) / 2
+            self._observe(t, boxes[i] + np.tile(shift, 2), float(confidence[i]))
+            t.det_index = -1
+            kept.append(i)
+        return left
 
     def _match(self, tracks: list[_Track], det_idx: np.ndarray, detections: Detections,
                kps: np.ndarray | None, thresh: float, fuse_score: bool,
@@ -227,7 +287,8 @@ class ByteTracker:
                 self._next_id += 1
         out.sort(key=lambda t: t.track_id)
         self.last_detection_indices = np.array([t.det_index for t in out], np.int64)
-        return Tracks(boxes=np.array([t.box if t.det_index >= 0 else t.kf.box for t in out], np.float32).reshape(-1, 4),
+        return Tracks(boxes=np.array([t.box if t.last_frame == self.frame_id else t.kf.box for t in out],
+                                     np.float32).reshape(-1, 4),
                       scores=np.array([t.score for t in out], np.float32),
                       class_ids=np.array([t.class_id for t in out], np.int64),
                       track_ids=np.array([t.track_id for t in out], np.int64))
@@ -250,28 +311,3 @@ class ByteTracker:
         """How many tracks are in each state (for logs and tests)."""
         return {s.name.lower(): sum(t.state == s for t in self._tracks) for s in TrackState if s != TrackState.REMOVED}
 
-
-def boxes_from_keypoints(keypoints: np.ndarray, min_score: float = 0.3, padding: float = 0.25,
-                         min_keypoints: int = 3) -> np.ndarray:
-    """Pose-guided boxes (MediaPipe style): where to look for each person on the next frame.
-
-    Between detector runs a person's box is best taken from their last keypoints: the
-    extent of the confident keypoints, grown by ``padding`` times its size on every side
-    (room for motion and for the head top and feet, which have no keypoint). ``keypoints``
-    is (N, K, 3); returns (N, 4) float32 xyxy, with NaN rows for people with fewer than
-    ``min_keypoints`` confident keypoints (drop them: ``boxes[~np.isnan(boxes).any(1)]``).
-    """
-    kps = np.asarray(keypoints, np.float32).reshape(len(keypoints), -1, 3)
-    out = np.full((len(kps), 4), np.nan, np.float32)
-    for i, person in enumerate(kps):
-        pts = person[person[:, 2] >= min_score, :2]
-        if len(pts) < min_keypoints:
-            continue
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        size = hi - lo
-        # a person seen edge-on or with only a few joints is thin: keep the box at least 1/3 as wide as tall
-        size = np.maximum(size, size[::-1] / 3)
-        centre = (lo + hi) / 2
-        half = size * (0.5 + padding)
-        out[i] = np.concatenate([centre - half, centre + half])
-    return out

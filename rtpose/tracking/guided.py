@@ -1,26 +1,29 @@
-"""Pose-guided boxes (MediaPipe style): run the person detector only when it is needed.
+"""Pose-guided tracking (MediaPipe style): run the person detector only when it is needed.
 
-On most frames a tracked person's box is best taken from their keypoints on the
-previous frame: the pose model then re-finds them in a crop around where they
-were, and the detector (the costliest model of the body graph) can be skipped.
-The detector still runs
+A tracked person's box on the next frame is best taken from their keypoints on the
+previous frame: the pose model then re-finds them in a crop around where they were,
+and the detector (the costliest model of the body graph) can be skipped. Two parts:
 
-- every ``every`` frames (counted from its last run), to find people who entered,
-- when there is no previous pose at all (start of the stream, nobody tracked),
-- when a previous pose is weak (too few confident keypoints, or a low mean score):
-  the person may be lost, half hidden or the crop may have slipped off them,
-- when a pose-derived box touches the frame border: someone may be leaving or entering,
-- when two pose-derived boxes overlap (people crossing): a crop around one person can
-  latch onto the other, which only a detector run can tell apart,
-- when the detector's last run found someone no previous pose covers (a person who just
-  entered, or a track not yet confirmed: the tracker needs ``min_hits`` detections in a row
-  before it reports, and poses, a new person).
+- **Boxes from poses** (:func:`pose_confidence`, :func:`boxes_from_keypoints`,
+  :func:`confident_pose_boxes`): the tracker (:class:`~rtpose.tracking.bytetrack.ByteTracker`)
+  gets the previous frame's poses through a back edge and continues every track that no
+  detection matched, but whose previous pose is confident, with the box around that pose.
+  This works on frames where the detector was skipped and on frames where it ran but
+  missed someone (e.g. half hidden behind another person).
+- **When to run the detector** (:class:`DetectionSchedule`): the ``detect`` node gets the
+  tracker's previous output through a back edge and runs the model
 
-Pure functions and one small stateful class, no threads: the ``detect`` node gets
-the previous frame's poses through a back edge of the graph and asks a
-:class:`DetectionSchedule` whether to run; on skipped frames it outputs
-:func:`guided_detections` (boxes from keypoints, the track ids kept), which the
-unchanged tracker associates to the same ids by IoU.
+  - every ``every`` frames (counted from its last run), to find people who entered,
+  - when nobody is tracked,
+  - when a track was lost (an id of the frame before is gone: a weak pose, a person hidden),
+  - when a track box touches the frame border (someone leaving, or entering beside them),
+  - when two track boxes overlap (people crossing: a crop around one can latch onto the other),
+  - when its last run found a confident box that no track covers yet (a new person: the
+    tracker needs ``min_hits`` detections in a row before it reports them).
+
+  On the other frames it outputs no detections, at no cost.
+
+Pure functions and one small stateful class, no threads.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtpose.tracking.bytetrack import boxes_from_keypoints
 from rtpose.tracking.oks import iou_matrix
 from rtpose.types import Detections, Poses, Tracks
 
@@ -51,24 +53,44 @@ def pose_confidence(keypoints: np.ndarray, min_score: float = 0.3) -> tuple[np.n
     return count.astype(np.int64), (total / np.maximum(count, 1)).astype(np.float32)
 
 
-def guided_detections(previous: Poses, min_score: float = 0.3, min_keypoints: int = 3,
-                      padding: float = GUIDE_PADDING) -> Tracks:
-    """Where to look for each previously posed person on this frame: boxes from their keypoints.
+def boxes_from_keypoints(keypoints: np.ndarray, min_score: float = 0.3, padding: float = 0.25,
+                         min_keypoints: int = 3) -> np.ndarray:
+    """Where to look for each person on the next frame: the box around their confident keypoints.
 
-    Returns :class:`Tracks` (a kind of ``Detections``) with one row per person of ``previous``
-    that has at least ``min_keypoints`` confident keypoints: the box around those keypoints,
-    the score = the pose confidence (mean score of the confident keypoints), the class id and
-    the track id of ``previous`` kept (the tracker re-associates by IoU; the ids are for callers
-    and tests).
+    The extent of the keypoints scoring at least ``min_score``, grown by ``padding`` times its
+    size on every side (room for the head top and feet, which have no keypoint). ``keypoints``
+    is (N, K, 3); returns (N, 4) float32 xyxy, with NaN rows for people with fewer than
+    ``min_keypoints`` confident keypoints.
     """
-    if len(previous) == 0:
-        return Tracks()
-    boxes = boxes_from_keypoints(previous.keypoints, min_score=min_score, padding=padding,
-                                 min_keypoints=min_keypoints)
-    keep = ~np.isnan(boxes).any(axis=1)
-    _, mean = pose_confidence(previous.keypoints, min_score)
-    return Tracks(boxes=boxes[keep], scores=mean[keep], class_ids=previous.class_ids[keep],
-                  track_ids=previous.track_ids[keep])
+    kps = np.asarray(keypoints, np.float32).reshape(len(keypoints), -1, 3)
+    out = np.full((len(kps), 4), np.nan, np.float32)
+    for i, person in enumerate(kps):
+        pts = person[person[:, 2] >= min_score, :2]
+        if len(pts) < min_keypoints:
+            continue
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        size = hi - lo
+        # a person seen edge-on or with only a few joints is thin: keep the box at least 1/3 as wide as tall
+        size = np.maximum(size, size[::-1] / 3)
+        centre = (lo + hi) / 2
+        half = size * (0.5 + padding)
+        out[i] = np.concatenate([centre - half, centre + half])
+    return out
+
+
+def confident_pose_boxes(poses: Poses, min_score: float = 0.3, min_keypoints: int = 8,
+                         min_mean_score: float = 0.5,
+                         padding: float = GUIDE_PADDING) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The boxes of the confident poses of ``poses``: ``(boxes (N, 4), confidence (N,), ok (N,) bool)``.
+
+    A pose is confident with at least ``min_keypoints`` keypoints scoring ``min_score`` or more,
+    whose mean score is at least ``min_mean_score`` (the confidence); its box is
+    :func:`boxes_from_keypoints` with ``padding``. Rows of weak poses are NaN boxes, ``ok`` False.
+    """
+    count, mean = pose_confidence(poses.keypoints, min_score)
+    boxes = boxes_from_keypoints(poses.keypoints, min_score=min_score, padding=padding, min_keypoints=min_keypoints)
+    ok = (count >= max(min_keypoints, 1)) & (mean >= min_mean_score)
+    return boxes, mean, ok
 
 
 @dataclass
@@ -81,74 +103,63 @@ class Decision:
 
 @dataclass
 class DetectionSchedule:
-    """Decides, frame by frame, whether the detector must run or pose-guided boxes suffice.
+    """Decides, frame by frame, from the tracker's previous output, whether the detector must run.
 
     Args:
         every: the detector runs at least every ``every`` frames (1: on every frame, today's
             behaviour). Counted from its last run, so a triggered run restarts the count.
-        min_score: a keypoint is confident at or above this score.
-        min_keypoints: a pose with fewer confident keypoints is weak (run the detector).
-        min_mean_score: a pose whose confident keypoints score below this on average is weak.
-        border: a pose-derived box closer than this many pixels to the frame border runs the
-            detector (someone may be leaving, or entering beside them).
-        max_overlap: two pose-derived boxes overlapping more than this IoU run the detector
-            (crossing people: a crop may latch onto the wrong one).
-        padding: box padding around the keypoints (see :data:`GUIDE_PADDING`).
-        new_person_score: a detection of the last run scoring at least this that no previous
-            pose box overlaps (IoU < ``covered_iou``) runs the detector again: someone untracked.
+        border: a track box closer than this many pixels to the frame border runs the detector.
+        max_overlap: two track boxes overlapping more than this IoU run the detector.
+        new_person_score: a detection of the last run scoring at least this that no track box
+            overlaps (IoU < ``covered_iou``) runs the detector again: someone not yet tracked.
+            Keep it at or above the tracker's ``new_track_thresh`` (lower ones never start a track).
         covered_iou: see ``new_person_score``.
 
     The caller reports each detector run's output with :meth:`detected`.
     """
 
     every: int = 1
-    min_score: float = 0.3
-    min_keypoints: int = 8
-    min_mean_score: float = 0.5
     border: float = 4.0
     max_overlap: float = 0.3
-    padding: float = GUIDE_PADDING
-    new_person_score: float = 0.5
+    new_person_score: float = 0.6
     covered_iou: float = 0.3
     since_run: int = field(default=0, init=False)  # frames since the detector last ran
     runs: int = field(default=0, init=False)
     frames: int = field(default=0, init=False)
     reasons: dict[str, int] = field(default_factory=dict, init=False)
     _last_detected: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32), init=False)
+    _last_ids: set[int] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         if self.every < 1:
             raise ValueError(f"every must be >= 1, got {self.every}")
 
-    def decide(self, previous: Poses | None, width: int, height: int) -> Decision:
-        """Run the detector on this frame? ``previous``: the poses of the frame handled before (or None)."""
-        decision = self._decide(previous, width, height)
+    def decide(self, previous: Tracks | None, width: int, height: int) -> Decision:
+        """Run the detector on this frame? ``previous``: the tracks of the frame handled before (or None)."""
+        ids = set() if previous is None else {int(i) for i in previous.track_ids}
+        lost = bool(self._last_ids - ids)
+        self._last_ids = ids
+        decision = self._decide(previous, lost, width, height)
         self.frames += 1
         self.since_run = 0 if decision.run else self.since_run + 1
         self.runs += decision.run
         self.reasons[decision.reason] = self.reasons.get(decision.reason, 0) + 1
         return decision
 
-    def _decide(self, previous: Poses | None, width: int, height: int) -> Decision:
+    def _decide(self, previous: Tracks | None, lost: bool, width: int, height: int) -> Decision:
         if self.every <= 1:
             return Decision(True, "every frame")
         if previous is None:
-            return Decision(True, "no previous poses")
+            return Decision(True, "no previous tracks")
         if self.frames == 0 or self.since_run + 1 >= self.every:
             return Decision(True, "periodic")
         if len(previous) == 0:
             return Decision(True, "nobody tracked")
-        if len(self._last_detected):
-            covered = iou_matrix(self._last_detected, previous.boxes).max(axis=1) if len(previous) else 0.0
-            if (np.asarray(covered) < self.covered_iou).any():
-                return Decision(True, "untracked detection")
-        count, mean = pose_confidence(previous.keypoints, self.min_score)
-        if (count < self.min_keypoints).any() or (mean < self.min_mean_score).any():
-            return Decision(True, "weak pose")
-        boxes = boxes_from_keypoints(previous.keypoints, min_score=self.min_score, padding=self.padding,
-                                     min_keypoints=self.min_keypoints)
-        if np.isnan(boxes).any():  # cannot happen after the count check; kept for safety
-            return Decision(True, "weak pose")
+        if lost:
+            return Decision(True, "track lost")
+        boxes = previous.boxes
+        if len(self._last_detected) and (iou_matrix(self._last_detected, boxes).max(axis=1) < self.covered_iou).any():
+            return Decision(True, "untracked detection")
         b = self.border
         if ((boxes[:, 0] <= b) | (boxes[:, 1] <= b) | (boxes[:, 2] >= width - b) | (boxes[:, 3] >= height - b)).any():
             return Decision(True, "at the border")
@@ -157,13 +168,9 @@ class DetectionSchedule:
             np.fill_diagonal(iou, 0.0)
             if iou.max() > self.max_overlap:
                 return Decision(True, "people overlap")
-        return Decision(False, "guided")
+        return Decision(False, "skipped")
 
     def detected(self, detections: Detections) -> None:
         """Tell the schedule what a detector run found (its confident boxes are checked against
-        the next previous poses: see ``new_person_score``)."""
+        the next tracks: see ``new_person_score``)."""
         self._last_detected = detections.boxes[detections.scores >= self.new_person_score]
-
-    def boxes(self, previous: Poses) -> Tracks:
-        """The pose-guided detections for a skipped frame (see :func:`guided_detections`)."""
-        return guided_detections(previous, self.min_score, self.min_keypoints, self.padding)
