@@ -16,6 +16,7 @@ from rtpose.tracking.guided import DetectionSchedule, boxes_from_keypoints, conf
 from rtpose.tracking.evaluate import id_metrics
 from rtpose.tracking.oks import iou_matrix, oks_matrix
 from rtpose.types import Detections, Poses, Tracks
+from helpers import body
 
 
 def dets(boxes: list[list[float]] | np.ndarray, scores: list[float] | np.ndarray | None = None) -> Detections:
@@ -181,15 +182,6 @@ def test_boxes_from_keypoints() -> None:
     assert y1 == pytest.approx(50) and y2 == pytest.approx(350)  # 200 tall, + 25% each side
     assert x2 - x1 == pytest.approx(200 / 3 * 1.5, rel=1e-4)  # thin pose widened to h/3, then padded
     assert (x1 + x2) / 2 == pytest.approx(120)
-
-
-def body(cx: float, cy: float, score: float = 0.9, height: float = 160.0) -> np.ndarray:
-    """17 keypoints spread over a 40 x ``height`` body centred at (cx, cy)."""
-    kps = np.zeros((17, 3), np.float32)
-    kps[:, 0] = cx + np.linspace(-20, 20, 17) * np.tile([1, -1], 9)[:17]
-    kps[:, 1] = np.linspace(cy - height / 2, cy + height / 2, 17)
-    kps[:, 2] = score
-    return kps
 
 
 def posed(tracks: Tracks, people: list[np.ndarray]) -> Poses:

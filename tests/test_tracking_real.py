@@ -26,6 +26,7 @@ import yaml
 
 from rtpose.api import Image, Node, Poses, register_node
 from rtpose.tracking import evaluate
+from helpers import body
 
 REPO = Path(__file__).resolve().parents[1]
 DET_MODEL = "models/det/yolox_nano_416x416.onnx"
@@ -34,15 +35,6 @@ W, H = 1280, 720
 
 
 # ---------------------------------------------------------------- unit test (fast)
-def person(cx: float, cy: float, score: float = 0.9, height: float = 200.0) -> np.ndarray:
-    """17 keypoints spread over a 60 x ``height`` body centred at (cx, cy)."""
-    kps = np.zeros((17, 3), np.float32)
-    kps[:, 0] = cx + np.linspace(-30, 30, 17) * np.tile([1, -1], 9)[:17]
-    kps[:, 1] = np.linspace(cy - height / 2, cy + height / 2, 17)
-    kps[:, 2] = score
-    return kps
-
-
 def poses(*people: np.ndarray, ids: list[int] | None = None) -> Poses:
     kps = np.stack(people) if people else np.zeros((0, 17, 3), np.float32)
     boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in kps], np.float32)
@@ -63,7 +55,7 @@ def test_smooth_node_uses_image_timestamps() -> None:
         node.open()
         frames = [f for f in range(40) if f % 2 == 0 or f < 10]  # every other frame dropped after frame 10
         for f in frames:
-            kps = person(100 + 10 * f, 300)
+            kps = body(100 + 10 * f, 300, height=200.0, width=60.0)
             image = Image(np.zeros((4, 4, 3), np.uint8), f / 30.0) if with_image else None
             out = node.process(poses=poses(kps), image=image)
         return float(out["poses"].keypoints[0, :, 0].mean() - (100 + 10 * frames[-1]))
