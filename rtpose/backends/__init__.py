@@ -1,1 +1,1 @@
-"""backends"""
+"""Inference backends behind one interface: ONNX Runtime, torch, TensorRT."""

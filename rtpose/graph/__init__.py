@@ -1,1 +1,1 @@
-"""graph"""
+"""Graph files: YAML with line numbers, the pydantic format, validation, command-line edits, pictures."""

@@ -1,1 +1,1 @@
-"""tracking"""
+"""Multi-person tracking, pose-guided detection scheduling, keypoint smoothing and their metrics."""

@@ -1,1 +1,1 @@
-"""viz"""
+"""Drawing: the one overlay renderer, its colours, and the Qt window."""
