@@ -201,11 +201,6 @@ class VideoReader:
         self._index = 0
         self._last_ts = -1.0
 
-    @property
-    def frame_size(self) -> tuple[int, int]:
-        """(width, height) the backend reports (0, 0 when unknown)."""
-        return int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-
     def read(self) -> Frame | None:
         if self.spec.kind.is_stream:
             return self._read_live()

@@ -158,11 +158,6 @@ class GraphedModel:
             static_out = self.module(static_in)
         return graph, static_in, static_out
 
-    def warmup(self) -> None:
-        """Capture every bucket now instead of on first use (capture costs ~a second each)."""
-        for bucket in self.buckets:
-            self._graphs.setdefault(bucket, self._capture(bucket))
-
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) on the device -> the module's (N, ...) output, in chunks of the largest bucket."""
         if len(batch) > self.buckets[-1]:

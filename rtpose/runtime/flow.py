@@ -70,8 +70,3 @@ class FlowLimiter:
     def lost(self, index: int) -> None:
         with self._lock:
             self._pending.pop(index, None)
-
-    @property
-    def in_flight(self) -> int:
-        with self._lock:
-            return len(self._pending)

@@ -85,12 +85,6 @@ def _canvas(image: np.ndarray, copy: bool) -> np.ndarray:
     return image if image.flags.c_contiguous and image.flags.writeable else np.ascontiguousarray(image).copy()
 
 
-def _fixed(x: float, y: float) -> tuple[int, int]:
-    """A point in OpenCV's fixed-point format (``shift=_SHIFT``)."""
-    lim = _COORD_LIMIT
-    return int(min(max(x, -lim), lim) * _SCALE), int(min(max(y, -lim), lim) * _SCALE)
-
-
 def _fixed_points(xy: np.ndarray) -> list[tuple[int, int]]:
     """All joints to fixed point in one numpy pass (per-point Python math dominated drawing)."""
     pts = (np.clip(np.nan_to_num(xy), -_COORD_LIMIT, _COORD_LIMIT) * _SCALE).astype(np.int64)
