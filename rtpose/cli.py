@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -25,6 +26,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Real-time multi-person pose pipelines built from a graph of nodes.")
 nodes_app = typer.Typer(no_args_is_help=True, help="List and describe node types.")
 app.add_typer(nodes_app, name="nodes")
+
+PROGRESS_PERIOD_S = 0.25  # the bar needs no more; each update reads every node's figures
 
 err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
 out = Console(width=None if Console().is_terminal else 160)
@@ -119,6 +122,7 @@ class _progress:
         self.enabled = enabled and err.is_terminal
         self.bar: Progress | None = None
         self.task: Any = None
+        self.last_tick = float("-inf")
 
     def __enter__(self) -> Any:
         if not self.enabled:
@@ -131,6 +135,10 @@ class _progress:
 
     def tick(self) -> None:
         assert self.bar is not None
+        now = time.monotonic()
+        if now - self.last_tick < PROGRESS_PERIOD_S:
+            return
+        self.last_tick = now
         sources = self.runner.graph.sources()
         total = sum(filter(None, (getattr(self.runner.nodes.get(s), "frame_count", None) for s in sources))) or None
         if self.runner.max_frames and total:
@@ -143,6 +151,7 @@ class _progress:
 
     def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:
+            self.last_tick = float("-inf")
             self.tick()
             self.bar.stop()
 

@@ -68,22 +68,30 @@ class Metrics:
             self._records[node].source_dropped += 1
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        """Per node: frames, FPS (whole run and recent), times in ms, queues and drops."""
-        with self._lock:
-            return {name: self._node_figures(name, rec) for name, rec in self._records.items()}
+        """Per node: frames, FPS (whole run and recent), times in ms, queues and drops.
 
-    def _node_figures(self, name: str, rec: _NodeRecord) -> dict[str, Any]:
-        process = np.asarray(rec.process_s) * 1000.0
-        since = np.asarray(rec.since_capture_s) * 1000.0
+        The samples are copied under the lock and the percentiles computed outside it, so
+        a dashboard asking often never holds up the node threads that record every frame.
+        """
+        with self._lock:
+            copies = {name: (list(rec.process_s), list(rec.since_capture_s), list(rec.recent_out),
+                             rec.frames_in, rec.frames_out, rec.first_out, rec.last_out, rec.source_dropped)
+                      for name, rec in self._records.items()}
+        return {name: self._node_figures(name, *copy) for name, copy in copies.items()}
+
+    def _node_figures(self, name: str, process_s: list[float], since_capture_s: list[float], recent: list[float],
+                      frames_in: int, frames_out: int, first_out: float | None, last_out: float | None,
+                      source_dropped: int) -> dict[str, Any]:
+        process = np.asarray(process_s) * 1000.0
+        since = np.asarray(since_capture_s) * 1000.0
         edges = self._edges.get(name, {})
-        span = (rec.last_out - rec.first_out) if rec.first_out is not None and rec.last_out is not None else 0.0
-        recent = list(rec.recent_out)
+        span = (last_out - first_out) if first_out is not None and last_out is not None else 0.0
         recent_span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
         return {
             "type": self._types[name],
-            "frames_in": rec.frames_in,
-            "frames_out": rec.frames_out,
-            "fps": (rec.frames_out - 1) / span if span > 0 else 0.0,
+            "frames_in": frames_in,
+            "frames_out": frames_out,
+            "fps": (frames_out - 1) / span if span > 0 else 0.0,
             "fps_recent": (len(recent) - 1) / recent_span if recent_span > 0 else 0.0,
             "p50_ms": _percentile(process, 50),
             "p99_ms": _percentile(process, 99),
@@ -92,7 +100,7 @@ class Metrics:
             "latency_p99_ms": _percentile(since, 99),
             "queue_mean": sum(e.depth_mean for e in edges.values()),
             "queue_max": max((e.depth_max for e in edges.values()), default=0),
-            "dropped": sum(e.dropped for e in edges.values()) + rec.source_dropped,
+            "dropped": sum(e.dropped for e in edges.values()) + source_dropped,
             "inputs": {port: {"policy": e.policy, "capacity": e.capacity, "received": e.received,
                               "dropped": e.dropped, "depth_mean": e.depth_mean, "depth_max": e.depth_max}
                        for port, e in edges.items()},
