@@ -6,10 +6,10 @@ The lead mounts :func:`cameras` on the main typer app (``app.command("cameras")(
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from rtpose.cameras import CAMERA_PROBE_INDICES, CameraInfo, list_cameras
+from rtpose.console import out
 
 
 def camera_table(found: list[CameraInfo]) -> Table:
@@ -31,12 +31,11 @@ def cameras(
                                   help="Where no device list exists (not Linux), probe indices 0..N-1."),
 ) -> None:
     """List the cameras of this machine, their default size and rate and their pixel formats."""
-    console = Console()
     found = list_cameras(max_index)
     if not found:
-        console.print("no cameras found (on Linux: no /dev/video* device; check that the camera is plugged "
+        out.print("no cameras found (on Linux: no /dev/video* device; check that the camera is plugged "
                       "in and that you may read /dev/video*, e.g. are in the 'video' group)")
         return
-    console.print(camera_table(found))
+    out.print(camera_table(found))
     if not any(c.formats for c in found):
-        console.print("(pixel formats are listed when v4l2-ctl is installed: package v4l-utils)")
+        out.print("(pixel formats are listed when v4l2-ctl is installed: package v4l-utils)")

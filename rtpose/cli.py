@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import rtpose
+from rtpose.console import err, fail, out
 from rtpose.errors import GraphError, NodeFailed, RtposeError
 from rtpose.graph.build import Graph, apply_overrides, build_graph, load_graph
 from rtpose.graph.edit import add_export, interactive_nodes, remove_nodes, replace_source
@@ -29,8 +29,6 @@ app.add_typer(nodes_app, name="nodes")
 
 PROGRESS_PERIOD_S = 0.25  # the bar needs no more; each update reads every node's figures
 
-err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
-out = Console(width=None if Console().is_terminal else 160)
 
 
 def _version(value: bool) -> None:
@@ -46,12 +44,6 @@ def main_options(
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-
-
-def _fail(exc: RtposeError, code: int = 2) -> None:
-    for line in str(exc).splitlines():
-        err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def prepare_graph(path: Path, *, source: str | None = None, overrides: list[str] | None = None,
@@ -89,7 +81,7 @@ def run(
     try:
         graph = prepare_graph(graph_file, source=source, overrides=set_, headless=headless, export=export)
     except RtposeError as exc:
-        _fail(exc)
+        fail(exc)
     runner = GraphRunner(graph, max_frames=max_frames, trace=trace is not None)
     with _progress(runner, enabled=not quiet and not interactive_nodes(graph)) as tick:
         result = runner.run(on_tick=tick)
@@ -175,7 +167,7 @@ def validate(graph_file: Path = typer.Argument(..., help="The graph file to chec
     try:
         graph = load_graph(graph_file)
     except RtposeError as exc:
-        _fail(exc, code=1)
+        fail(exc, code=1)
     out.print(f"[green]ok[/]: {graph_file}: {len(graph.nodes)} nodes, {len(graph.edges())} edges "
               f"({', '.join(graph.nodes)})")
 
@@ -189,7 +181,7 @@ def show_graph(
     try:
         graph = load_graph(graph_file)
     except RtposeError as exc:
-        _fail(exc, code=1)
+        fail(exc, code=1)
     sys.stdout.write(to_dot(graph) if dot else to_text(graph))
 
 
@@ -210,7 +202,7 @@ def nodes_show(type_name: str = typer.Argument(..., help="A node type, e.g. dete
     try:
         cls = get_node_type(type_name)
     except RtposeError as exc:
-        _fail(exc, code=1)
+        fail(exc, code=1)
     out.print(f"[bold]{type_name}[/]  ({cls.__module__}.{cls.__qualname__})")
     if cls.__doc__:
         out.print(cls.__doc__.strip())
@@ -256,7 +248,7 @@ def main() -> None:
     try:
         app()
     except GraphError as exc:  # raised outside a command (e.g. by a plugin at import)
-        _fail(exc)
+        fail(exc)
 
 
 if __name__ == "__main__":

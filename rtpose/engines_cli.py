@@ -7,25 +7,17 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rtpose import engines
+from rtpose.console import err, fail, out
 from rtpose.errors import RtposeError
 
 app = typer.Typer(help="Build, cache and check TensorRT engines (engines/*.yaml).", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
 
 DirOption = typer.Option(None, "--dir", help="Folder of build specs (default $RTPOSE_ENGINES or ./engines).")
-
-
-def _fail(exc: RtposeError) -> None:
-    for line in str(exc).splitlines():
-        err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
-    raise typer.Exit(2)
 
 
 def _profile_text(spec: engines.EngineSpec) -> str:
@@ -41,7 +33,7 @@ def list_engines(specs_dir: Optional[Path] = DirOption) -> None:
     try:
         specs = engines.list_specs(folder)
     except RtposeError as exc:
-        _fail(exc)
+        fail(exc)
     if not engines.tensorrt_available():
         out.print("[yellow]TensorRT not installed[/]: specs are listed, nothing can be built or run here.")
     table = Table(title=f"engine specs in {folder}")
@@ -79,7 +71,7 @@ def build(
             path = _build_with_progress(spec, engines.cache_dir_for(folder), force)
             out.print(f"[green]{spec.name}[/]: {path}")
     except RtposeError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def _build_with_progress(spec: engines.EngineSpec, cache: Path, force: bool) -> Path:
@@ -109,7 +101,7 @@ def verify(
         engines.import_tensorrt()
         diffs = engines.verify_engine(spec, engines.cache_dir_for(folder))
     except RtposeError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         out.print_json(json.dumps(diffs))
         return

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from rtpose.console import fail, out
 from rtpose.errors import RtposeError
 from rtpose.models import registry
 
@@ -29,7 +28,7 @@ def list_models() -> None:
         else:
             state, where = "no", onnx
         table.add_row(name, spec.kind, spec.format, state, str(where))
-    Console().print(table)
+    out.print(table)
 
 
 @app.command("pull")
@@ -38,6 +37,5 @@ def pull_model(name: str = typer.Argument(..., help="a name from `rtpose models 
     try:
         path = registry.pull(name)
     except RtposeError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
-        raise typer.Exit(1) from exc
+        fail(exc, code=1)
     typer.echo(str(path))
