@@ -90,8 +90,9 @@ def run(
                                             "exit_code": result.exit_code})
     if trace is not None:
         runner.metrics.write_trace(trace)
-    if not quiet:
-        print_summary(runner.metrics.snapshot(), result.elapsed)
+    stats = runner.metrics.snapshot()
+    if not quiet and any(node["frames_out"] for node in stats.values()):  # nothing ran: the error says it all
+        print_summary(stats, result.elapsed)
     if result.error is not None:
         _report_failure(result.error)
     if result.stuck_threads:
