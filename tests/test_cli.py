@@ -17,8 +17,11 @@ PIPELINE = REPO / "tests" / "graphs" / "pipeline.yaml"
 RTPOSE = [sys.executable, "-m", "rtpose.cli"]
 
 
+WIDE = {**os.environ, "COLUMNS": "200"}  # tables unwrapped, whatever terminal width the test run inherits
+
+
 def rtpose_cmd(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(RTPOSE + list(args), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(RTPOSE + list(args), capture_output=True, text=True, timeout=timeout, cwd=REPO, env=WIDE)
 
 
 def test_version() -> None:
