@@ -1,9 +1,8 @@
 """The ``export_keypoints`` sink: poses of every frame to a JSON Lines or CSV file.
 
-Frame index: the node takes an ``image`` input beside ``poses`` (the runtime joins the
-two by frame) for the timestamp, and counts the frames it is given itself, from 0. The
-runtime delivers frames in order on lossless edges, so the count is the frame index of
-a file source; on a lossy (live) edge it counts the frames that reached the file.
+Frame index: the index the runtime gives the frame at its source (``self.frame``), so
+a live source's dropped frames show as gaps; the timestamp comes from the ``image`` input
+(joined with ``poses`` by frame).
 
 Formats (floats rounded: 2 decimals for pixel coordinates and sizes, 4 for scores,
 6 for timestamps; values that are not finite are written as null / empty):
@@ -109,12 +108,12 @@ class ExportKeypoints(Node):
         super().__init__(name, params)
         self._file: IO[str] | None = None
         self._csv: Any = None
-        self._frame = 0
+        self._written = 0
 
     def open(self) -> None:
         path = self.params.path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._frame = 0
+        self._written = 0
         if self.params.resolved_format == "csv":
             self._file = path.open("w", newline="", encoding="utf-8")
             self._csv = csv.writer(self._file)
@@ -127,12 +126,13 @@ class ExportKeypoints(Node):
         if poses.keypoint_names != COCO_KEYPOINTS and self._csv is not None:
             raise ValueError(f"export_keypoints: CSV columns are the 17 COCO keypoints, these poses have "
                              f"{len(poses.keypoint_names)} ({', '.join(poses.keypoint_names[:3])}, ...)")
+        assert self.frame is not None, "export_keypoints: run by the runtime, which sets the frame"
         if self._csv is not None:
-            self._csv.writerows(csv_rows(self._frame, image.timestamp, poses))
+            self._csv.writerows(csv_rows(self.frame.index, image.timestamp, poses))
         else:
-            self._file.write(json.dumps(frame_record(self._frame, image.timestamp, poses)) + "\n")
-        self._frame += 1
-        if self._frame % self.params.flush_every == 0:
+            self._file.write(json.dumps(frame_record(self.frame.index, image.timestamp, poses)) + "\n")
+        self._written += 1
+        if self._written % self.params.flush_every == 0:
             self._file.flush()
         return {}
 

@@ -10,7 +10,7 @@
 """
 
 from rtpose.errors import ModelError, ModelNotFound, RtposeError, SourceError
-from rtpose.node import Node, NoParams, Params
+from rtpose.node import FrameInfo, Node, NoParams, Params
 from rtpose.plugins import register_node
 from rtpose.types import (
     COCO_FLIP_PAIRS,
@@ -25,6 +25,6 @@ from rtpose.types import (
 
 __all__ = [
     "COCO_FLIP_PAIRS", "COCO_KEYPOINTS", "COCO_SIGMAS", "COCO_SKELETON",
-    "Detections", "Image", "ModelError", "ModelNotFound", "Node", "NoParams", "Params",
+    "Detections", "FrameInfo", "Image", "ModelError", "ModelNotFound", "Node", "NoParams", "Params",
     "Poses", "RtposeError", "SourceError", "Tracks", "register_node",
 ]

@@ -8,9 +8,20 @@ the node runs in, the queues between nodes, timing, pacing and shutdown.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """Which frame a node is processing: its source, its index there (frames read by the source,
+    so frames dropped on a live source leave gaps) and when it was captured (``time.monotonic()``)."""
+
+    source: str
+    index: int
+    captured: float
 
 
 class NoParams(BaseModel):
@@ -48,6 +59,9 @@ class Node:
     - ``pace_fps``: when set, the runtime emits at most this many frames a second
       (a file played "in real time" to imitate a camera).
     - ``frame_count``: frames the source will deliver, when known (for progress bars).
+
+    The runtime sets ``frame`` (a :class:`FrameInfo`) before each ``process()`` of a node
+    with inputs, so a node can say which frame it wrote (e.g. the keypoint writer).
     """
 
     inputs: ClassVar[dict[str, type]] = {}
@@ -61,6 +75,7 @@ class Node:
     live: bool = False
     pace_fps: float | None = None
     frame_count: int | None = None
+    frame: FrameInfo | None = None
 
     def __init__(self, name: str, params: BaseModel) -> None:
         self.name = name

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rtpose.api import FrameInfo
 from rtpose.types import COCO_KEYPOINTS, Image, Poses
 from rtpose_nodes.export import ExportKeypoints, ExportParams, csv_header
 
@@ -31,7 +32,8 @@ def run_export(path: Path, frames: list[tuple[Poses, float]], **params: object) 
     node = ExportKeypoints("export", ExportParams(path=path, **params))
     node.open()
     try:
-        for poses, ts in frames:
+        for index, (poses, ts) in enumerate(frames):
+            node.frame = FrameInfo("test", index, ts)  # what the runtime sets before each call
             assert node.process(poses=poses, image=Image(PIXELS, ts, "test")) == {}
     finally:
         node.close()
@@ -100,8 +102,10 @@ def test_flush_every_writes_to_disk_before_close(tmp_path: Path) -> None:
     node = ExportKeypoints("export", ExportParams(path=path, flush_every=2))
     node.open()
     try:
+        node.frame = FrameInfo("test", 0, 0.0)
         node.process(poses=two_people(), image=Image(PIXELS, 0.0))
         assert path.read_text() == ""
+        node.frame = FrameInfo("test", 1, 0.1)
         node.process(poses=Poses(), image=Image(PIXELS, 0.1))
         assert len(path.read_text().splitlines()) == 2
     finally:

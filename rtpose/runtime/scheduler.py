@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from rtpose.errors import NodeFailed
 from rtpose.graph.build import Edge, Graph
-from rtpose.node import Node
+from rtpose.node import FrameInfo, Node
 from rtpose.runtime.flow import FlowLimiter, LostFrames
 from rtpose.runtime.inbox import WAIT_SLICE, BackSlot, Inbox
 from rtpose.runtime.metrics import Metrics
@@ -282,6 +282,7 @@ class GraphRunner:
                 for port, slot in back_ports.items():
                     fed_back = slot.wait_for(previous_index, lost.__contains__, BACK_EDGE_TIMEOUT)
                     inputs[port] = fed_back.value if fed_back is not None else None
+                node.frame = FrameInfo(first.source, first.index, first.captured)
                 start = time.monotonic()
                 outputs = node.process(**inputs)
                 end = time.monotonic()

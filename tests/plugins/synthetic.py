@@ -67,7 +67,8 @@ class SyntheticWork(Node):
 
 @register_node("synthetic_sink")
 class SyntheticSink(Node):
-    """Records the frame numbers it receives (in ``SyntheticSink.seen[name]``)."""
+    """Records the frame numbers it receives (in ``SyntheticSink.seen[name]``) and checks they are
+    the runtime's frame indices (``self.frame``)."""
 
     inputs = {"detections": Detections}
     seen: ClassVar[dict[str, list[int]]] = {}
@@ -81,7 +82,10 @@ class SyntheticSink(Node):
     def process(self, detections: Detections) -> dict:
         if self.params.work_s:
             time.sleep(self.params.work_s)
-        SyntheticSink.seen[self.name].append(int(detections.scores[0]))
+        frame = int(detections.scores[0])
+        if self.frame is not None and self.frame.index != frame:
+            raise AssertionError(f"runtime says frame {self.frame.index}, the data is frame {frame}")
+        SyntheticSink.seen[self.name].append(frame)
         return {}
 
 
