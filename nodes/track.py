@@ -4,7 +4,9 @@ A thin node over :class:`rtpose.tracking.bytetrack.ByteTracker` (ByteTrack: Kalm
 boxes, confident detections matched first, low-score ones only keep people alive).
 With the optional ``previous`` input wired as a back edge from the pose output, a
 person no detection matched (the detector skipped the frame, or missed them) continues
-from their confident pose on the previous frame.
+from their confident pose on the previous frame. With the optional ``image`` wired, each
+track learns its person's clothing colours: a continued box showing someone else's colours
+is refused, and a person back after an occlusion gets their old id again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from rtpose.api import Detections, Node, Params, Poses, Tracks, register_node
+from rtpose.api import Detections, Image, Node, Params, Poses, Tracks, register_node
 from rtpose.tracking.bytetrack import ByteTracker
 
 
@@ -21,8 +23,8 @@ from rtpose.tracking.bytetrack import ByteTracker
 class Track(Node):
     """Multi-person tracking: detections in, detections with stable track ids out."""
 
-    inputs = {"detections": Detections, "previous": Poses}
-    optional_inputs = frozenset({"previous"})
+    inputs = {"detections": Detections, "previous": Poses, "image": Image}
+    optional_inputs = frozenset({"previous", "image"})
     outputs = {"tracks": Tracks}
 
     class Params(Params):
@@ -49,6 +51,13 @@ class Track(Node):
         pose_min_score: float = Field(0.5, ge=0, le=1, description=(
             "... whose mean score is at least this (the track's score on that frame)."))
         pose_keypoint_score: float = Field(0.3, ge=0, le=1, description="A keypoint is confident from this score.")
+        appearance_veto: float = Field(0.6, ge=0, le=1, description=(
+            "With `image` wired: a box continued from a pose whose colours are farther than this "
+            "(Bhattacharyya distance, 0 same, 1 disjoint) from the person's is someone else: refused."))
+        reid_distance: float = Field(0.4, ge=0, le=1, description=(
+            "With `image` wired: a new confident detection this close to a lost person's colours gets their id back."))
+        reid_buffer: int = Field(150, ge=0, description=(
+            "With `image` wired: frames a lost person can be recognised by their colours."))
 
     def open(self) -> None:
         p = self.params
@@ -58,7 +67,10 @@ class Track(Node):
                                    new_track_thresh=p.new_track_thresh, pose_weight=p.pose_weight,
                                    fuse_score=p.fuse_score, coast_frames=p.coast_frames,
                                    pose_keypoint_score=p.pose_keypoint_score, pose_min_keypoints=p.pose_min_keypoints,
-                                   pose_min_score=p.pose_min_score)
+                                   pose_min_score=p.pose_min_score, appearance_veto=p.appearance_veto,
+                                   reid_distance=p.reid_distance, reid_buffer=p.reid_buffer)
 
-    def process(self, detections: Detections, previous: Poses | None = None) -> dict[str, Any]:
-        return {"tracks": self.tracker.update(detections, previous=previous)}
+    def process(self, detections: Detections, previous: Poses | None = None,
+                image: Image | None = None) -> dict[str, Any]:
+        pixels = None if image is None else image.pixels
+        return {"tracks": self.tracker.update(detections, previous=previous, image=pixels)}

@@ -128,13 +128,15 @@ def test_coasting_reports_a_missed_person_at_the_predicted_box() -> None:
 
 def test_empty_frames_and_lifecycle() -> None:
     tracker = ByteTracker(min_hits=3)
-    empty = tracker.update(dets([]))
-    assert isinstance(empty, Tracks) and len(empty) == 0 and empty.boxes.shape == (0, 4)
-    # during the first min_hits frames tentative tracks are shown (as ByteTrack does) ...
+    # the people of the first frame are confirmed at once (as in ByteTrack: no earlier frame to confirm them on)
     assert len(tracker.update(dets([box_at(100, 200)]))) == 1
-    # ... (frame 3 still is one); afterwards a new person needs min_hits consecutive detections
-    counts = [len(tracker.update(dets([box_at(100, 200), box_at(400, 200)]))) for _ in range(3, 6)]
-    assert counts == [2, 1, 2]
+    # afterwards a new person needs min_hits consecutive detections
+    counts = [len(tracker.update(dets([box_at(100, 200), box_at(400, 200)]))) for _ in range(3)]
+    assert counts == [1, 1, 2]
+    late = ByteTracker(min_hits=3)
+    empty = late.update(dets([]))
+    assert isinstance(empty, Tracks) and len(empty) == 0 and empty.boxes.shape == (0, 4)
+    assert [len(late.update(dets([box_at(100, 200)]))) for _ in range(3)] == [0, 0, 1]  # not the first frame
     # a detection below new_track_thresh never starts a track
     for _ in range(5):
         out = tracker.update(dets([box_at(100, 200), box_at(400, 200), box_at(700, 200)], [0.9, 0.9, 0.55]))
@@ -249,6 +251,73 @@ def test_a_pose_on_someone_else_does_not_continue_its_track() -> None:
     assert out.track_ids.tolist() == [1]
 
 
+def test_first_frame_people_continue_from_their_poses() -> None:
+    """The detector runs on frame 0 and then skips: the people of frame 0 keep their ids from their poses
+    (they used to be tentative, die on the first skipped frame and come back with new ids)."""
+    tracker = ByteTracker(min_hits=2)
+    out = tracker.update(dets([box_at(100, 200), box_at(400, 200)]))
+    for f in range(1, 4):
+        out = tracker.update(dets([]), previous=posed(out, [body(100 + 2 * f, 200), body(400, 200)]))
+        assert out.track_ids.tolist() == [1, 2], f
+
+
+def person_frame(people: dict[tuple[int, int, int], float], width: int = 640, height: int = 360) -> np.ndarray:
+    """A grey frame with one person-sized block per ``{(b, g, r) clothing colour: centre x}``: their box
+    is :func:`box_at` (centre y 200), the top half in the colour, the bottom half dark (trousers)."""
+    frame = np.full((height, width, 3), 128, np.uint8)
+    rng = np.random.default_rng(0)
+    for colour, cx in people.items():
+        x1, y1, x2, y2 = (int(v) for v in box_at(cx, 200))
+        frame[y1:(y1 + y2) // 2, x1:x2] = colour
+        frame[(y1 + y2) // 2:y2, x1:x2] = (40, 40, 40)
+    return np.clip(frame + rng.normal(0, 4, frame.shape), 0, 255).astype(np.uint8)
+
+
+RED, BLUE = (30, 30, 200), (200, 60, 30)
+
+
+def test_a_pose_that_latched_onto_someone_else_is_refused_by_its_colours() -> None:
+    """A (red) walks up to B (blue), who stands still; then A's pose crop jumps onto B (both poses on B).
+    By colours (the frame given) A's track refuses that box; without the frame A's id takes B over."""
+    def run(with_image: bool) -> tuple[list[int], int]:
+        tracker = ByteTracker()
+        out, previous = None, None
+        for f in range(20):
+            xa = 100 + 5 * f
+            image = person_frame({RED: xa, BLUE: 300})
+            out = tracker.update(dets([box_at(xa, 200), box_at(300, 200)]) if f == 0 else dets([]),
+                                 previous=previous, image=image if with_image else None)
+            previous = posed(out, [body(xa, 200), body(300, 200)])
+        image = person_frame({RED: 200, BLUE: 300})
+        latched = posed(out, [body(300, 200), body(300, 200)])  # A's crop now shows B
+        out = tracker.update(dets([]), previous=latched, image=image if with_image else None)
+        return out.track_ids.tolist(), tracker.num_tracks["lost"]
+
+    assert run(with_image=True) == ([2], 1)  # A is lost (its box shows B's colours), B goes on
+    assert run(with_image=False) == ([1], 1)  # without colours A's id takes B over, B's own track is lost
+
+
+def test_a_person_back_after_a_long_occlusion_gets_their_id_again() -> None:
+    """A (red) is hidden for 60 frames (twice track_buffer) and comes back elsewhere: same id by colours,
+    a new id without the frame; a newcomer in other colours gets a new id either way."""
+    def run(with_image: bool, back_in: tuple[int, int, int]) -> list[int]:
+        tracker = ByteTracker(track_buffer=30)
+        for f in range(10):
+            image = person_frame({RED: 100, BLUE: 400})
+            tracker.update(dets([box_at(100, 200), box_at(400, 200)]), image=image if with_image else None)
+        for f in range(60):
+            image = person_frame({BLUE: 400})
+            tracker.update(dets([box_at(400, 200)]), image=image if with_image else None)
+        for f in range(3):
+            image = person_frame({back_in: 250, BLUE: 400})
+            out = tracker.update(dets([box_at(250, 200), box_at(400, 200)]), image=image if with_image else None)
+        return ids_by_x(out)
+
+    assert run(True, RED) == [1, 2]
+    assert run(False, RED) == [3, 2]
+    assert run(True, (40, 200, 40)) == [3, 2]  # green: someone else
+
+
 def tracks(*boxes: list[float], ids: list[int] | None = None) -> Tracks:
     b = np.array(boxes, np.float32).reshape(-1, 4)
     return Tracks(boxes=b, scores=np.full(len(b), 0.9), class_ids=np.zeros(len(b)),
@@ -283,6 +352,11 @@ def test_schedule_periodic_and_triggers() -> None:
     assert s.decide(good, W, H).reason == "skipped"
     s.detected(Detections(boxes=[box_at(900, 300)], scores=[0.5], class_ids=[0]))  # too weak to start a track
     assert s.decide(good, W, H).reason == "skipped"
+    # a person found right beside a tracked one overlaps that track, but a track covers one person only
+    assert s.decide(good, W, H).reason == "periodic"
+    s.detected(Detections(boxes=[box_at(300, 300), box_at(330, 300), box_at(700, 300)], scores=[0.9] * 3,
+                          class_ids=[0] * 3))
+    assert s.decide(good, W, H).reason == "untracked detection"
 
 
 def test_detect_node_runs_and_skips_without_model() -> None:
@@ -319,7 +393,7 @@ def test_track_node() -> None:
     node.open()
     out = node.process(detections=ApiDetections(boxes=[box_at(100, 200)], scores=[0.9], class_ids=[0]))
     assert set(out) == {"tracks"} and out["tracks"].track_ids.tolist() == [1]
-    assert "previous" in cls.optional_inputs
+    assert {"previous", "image"} <= cls.optional_inputs
     previous = posed(out["tracks"], [body(100, 200)])
     out = node.process(detections=ApiDetections(), previous=previous)  # no detection: continued from the pose
     assert out["tracks"].track_ids.tolist() == [1]

@@ -2,7 +2,7 @@
 
 A unit test of the smooth node (fast), then one graph run per clip (slow): the graph
 ``graphs/webcam_body.yaml`` with its defaults (detector fed the previous tracks, tracker fed
-the previous poses, pose, smoother) through GraphRunner, with a recording sink that keeps
+the previous poses and the image, pose, smoother) through GraphRunner, with a recording sink that keeps
 both the raw (pose.poses) and the smoothed (smoother.poses) output of every frame; several
 assertions share each run. The pose-guided tracking and detector schedule unit tests are in
 tests/test_tracking.py.
@@ -132,15 +132,17 @@ def test_walk_ids_coverage_accuracy_and_skips(walk_run: dict[str, Any]) -> None:
     print(f"\nwalk: {switches} id switches, coverage of >1/2 visible frames "
           f"{ {k: round(v, 3) for k, v in coverage.items()} }, PCK@0.1 {pck:.3f}, detector ran on "
           f"{schedule.runs}/{schedule.frames} frames {schedule.reasons}")
-    # Measured with the defaults (every=5, skip_max_overlap=0.6, skip_border=0): 7 switches; coverage
-    # 0.99/0.84/0.85/0.99/0.39; PCK@0.1 0.852 (the sequential loop of benchmarks/detect_every.py: 0.796);
-    # detector on 29 % of the frames (the graph without back edges: 5 switches, worst coverage 0.46). The issue's
-    # tracking targets (<= 2 switches, >= 90 % each) are NOT met: the worst person is mostly half hidden behind
-    # another and neither YOLOX-Nano (NMS merges the two) nor a pose crop separates them. Guard the levels.
+    # Measured with the defaults (every=5, skip_max_overlap=0.6, skip_border=0; tracker fed the image): 3 switches
+    # (issue target <= 2; 7 before the first-frame and one-to-one-cover fixes and the colour cues); coverage
+    # 1.0/0.87/0.85/1.0/0.49; PCK@0.1 0.848 (sequential loop of benchmarks/detect_every.py: 0.796); detector on
+    # 29 % of frames. The >= 90 % coverage target is NOT met, and the pose model bounds it: given the exact
+    # ground-truth box, SimplePose-nano's pose is right (OKS >= 0.5) in only 86 % / 89 % of the >1/2-visible
+    # frames of the two people who walk overlapped (a skier and a crouching catcher), even with a prior at the
+    # true previous keypoints. Guard the measured levels.
     assert pck >= 0.80
-    assert switches <= 8
+    assert switches <= 4
     assert sorted(coverage.values())[-4] >= 0.8, coverage  # four of the five people
-    assert min(coverage.values()) >= 0.33, coverage
+    assert min(coverage.values()) >= 0.4, coverage
     assert "skipped" in schedule.reasons and schedule.runs < 0.5 * schedule.frames  # the detector does skip
 
 

@@ -11,6 +11,10 @@ A third, pose-guided stage (MediaPipe style) continues every track that no detec
 matched but whose pose on the previous frame is confident, with the box around that
 pose (see :mod:`rtpose.tracking.guided`): the detector may then skip frames, and a
 person it misses (half hidden behind someone) keeps their track.
+Given the frame, each track also learns its person's clothing colours while nobody
+overlaps them (:mod:`rtpose.tracking.appearance`): a pose-continued box showing other
+colours has latched onto someone else and is refused, and a confident new detection that
+looks like a lost track brings that track (and its id) back instead of starting a new one.
 
 Pure computation, no threads: one :class:`ByteTracker` per video stream.
 """
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from rtpose.tracking.appearance import appearance_distance, torso_histograms
 from rtpose.tracking.guided import GUIDE_PADDING, confident_pose_boxes
 from rtpose.tracking.kalman_box import KalmanBoxFilter
 from rtpose.tracking.oks import iou_matrix, oks_matrix
@@ -53,6 +58,7 @@ class _Track:
     state: TrackState = TrackState.TENTATIVE
     track_id: int = -1
     det_index: int = -1  # index of the detection matched this frame
+    appearance: np.ndarray | None = None  # running torso colour histogram, learnt while unoccluded
 
     def shifted_keypoints(self) -> np.ndarray | None:
         """Last keypoints moved by the predicted box motion (so OKS compares like with like)."""
@@ -91,6 +97,15 @@ class ByteTracker:
         pose_padding: padding of the box around a previous pose (see :data:`GUIDE_PADDING`).
         duplicate_oks: a previous pose this similar (OKS) to the pose of a track that is kept this
             frame is on the same person (its crop latched onto them): it does not continue its track.
+        appearance_veto: with the frame given, a pose-continued box whose colours are farther than
+            this (Bhattacharyya distance) from its track's has latched onto someone else: refused.
+        reid_distance: with the frame given, a confident detection that matched no track and is at
+            most this far from a lost track's colours revives that track instead of starting a new one.
+        reid_buffer: frames a lost track whose appearance is known can be revived that way (its
+            Kalman prediction is only matched for ``track_buffer`` frames).
+        appearance_momentum: weight of the old histogram when a track's appearance is updated.
+        clean_iou: a track learns its appearance only on frames where its box overlaps no other
+            tracked box by more than this IoU (otherwise it would learn the colours of the occluder).
     """
 
     def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, match_thresh: float = 0.8,
@@ -98,7 +113,9 @@ class ByteTracker:
                  low_match_thresh: float = 0.5, tentative_match_thresh: float = 0.7,
                  pose_weight: float = 0.5, fuse_score: bool = False, coast_frames: int = 0,
                  pose_keypoint_score: float = 0.3, pose_min_keypoints: int = 8, pose_min_score: float = 0.5,
-                 pose_padding: float = GUIDE_PADDING, duplicate_oks: float = 0.7) -> None:
+                 pose_padding: float = GUIDE_PADDING, duplicate_oks: float = 0.7,
+                 appearance_veto: float = 0.6, reid_distance: float = 0.4, reid_buffer: int = 150,
+                 appearance_momentum: float = 0.9, clean_iou: float = 0.3) -> None:
         if not 0 <= low_thresh <= high_thresh:
             raise ValueError(f"need 0 <= low_thresh <= high_thresh, got {low_thresh}, {high_thresh}")
         if min_hits < 1 or track_buffer < 0:
@@ -119,6 +136,11 @@ class ByteTracker:
         self.pose_min_score = pose_min_score
         self.pose_padding = pose_padding
         self.duplicate_oks = duplicate_oks
+        self.appearance_veto = appearance_veto
+        self.reid_distance = reid_distance
+        self.reid_buffer = reid_buffer
+        self.appearance_momentum = appearance_momentum
+        self.clean_iou = clean_iou
         self.frame_id = 0
         self._tracks: list[_Track] = []
         self._next_id = 1
@@ -133,15 +155,17 @@ class ByteTracker:
 
     # ------------------------------------------------------------------ update
     def update(self, detections: Detections, keypoints: np.ndarray | None = None,
-               previous: Poses | None = None) -> Tracks:
+               previous: Poses | None = None, image: np.ndarray | None = None) -> Tracks:
         """Associate one frame's detections with the tracks and return the tracked people.
 
         ``keypoints`` (N, K, 3), one pose per detection, enables pose-aware matching; when
         omitted and ``detections`` is a :class:`Poses`, its keypoints are used. ``previous``:
         the poses estimated for this tracker's output of the frame before (by track id);
         tracks no detection matched continue from their confident poses (see the class doc).
-        Outputs only tracks matched (or continued) in this frame that are confirmed (or, during
-        the first ``min_hits`` frames, tentative), sorted by track id.
+        ``image``: this frame (BGR), which enables the appearance cues (see the module doc).
+        Outputs only confirmed tracks matched (or continued) in this frame, sorted by track id.
+        As in ByteTrack, the people of the first frame are confirmed at once (there is no earlier
+        frame to confirm them on), so they continue from their poses when the detector then skips.
         """
         self.frame_id += 1
         if keypoints is None and isinstance(detections, Poses) and len(detections):
@@ -157,14 +181,17 @@ class ByteTracker:
         by_state = {s: [t for t in self._tracks if t.state == s] for s in TrackState}
 
         # Stage 1: confident detections against every tracked or lost track.
-        pool = by_state[TrackState.CONFIRMED] + by_state[TrackState.LOST]
-        left_tracks, left_high = self._match(pool, high, detections, kps, self.match_thresh, self.fuse_score)
+        pool = by_state[TrackState.CONFIRMED] + [t for t in by_state[TrackState.LOST] if self._predictable(t)]
+        looks = torso_histograms(image, boxes) if image is not None else None
+        left_tracks, left_high = self._match(pool, high, detections, kps, self.match_thresh, self.fuse_score,
+                                             looks=looks)
         still = [t for t in left_tracks if t.state == TrackState.CONFIRMED]
         # Stage 2: low-score detections only keep still-tracked people alive.
-        unmatched, _ = self._match(still, low, detections, kps, self.low_match_thresh, False, use_pose=False)
+        unmatched, _ = self._match(still, low, detections, kps, self.low_match_thresh, False, use_pose=False,
+                                   looks=looks)
         # Stage 2b: tracks still unmatched continue from their confident previous poses.
         lost_left = [t for t in left_tracks if t.state == TrackState.LOST]
-        unmatched = self._continue_from_poses(unmatched + lost_left, previous)
+        unmatched = self._continue_from_poses(unmatched + lost_left, previous, image)
         for t in unmatched:
             t.state = TrackState.LOST
         # Stage 3: tentative tracks get the confident leftovers; unmatched ones die at once.
@@ -172,21 +199,26 @@ class ByteTracker:
                                       self.tentative_match_thresh, self.fuse_score)
         for t in dead:
             t.state = TrackState.REMOVED
+        left_high = left_high[scores[left_high] >= self.new_track_thresh]
+        if image is not None:
+            left_high = self._reidentify(left_high, detections, kps, image)
         for di in left_high:
-            if scores[di] >= self.new_track_thresh:
-                self._tracks.append(self._new_track(boxes[di], float(scores[di]), int(detections.class_ids[di]),
-                                                    None if kps is None else kps[di], int(di)))
+            self._tracks.append(self._new_track(boxes[di], float(scores[di]), int(detections.class_ids[di]),
+                                                None if kps is None else kps[di], int(di)))
         for t in self._tracks:
-            if t.state == TrackState.LOST and self.frame_id - t.last_frame > self.track_buffer:
+            remembered = self.reid_buffer if image is not None and t.appearance is not None else 0
+            if t.state == TrackState.LOST and self.frame_id - t.last_frame > max(self.track_buffer, remembered):
                 t.state = TrackState.REMOVED
         self._tracks = [t for t in self._tracks if t.state != TrackState.REMOVED]
+        if image is not None:
+            self._learn_appearance(image)
         return self._output()
 
     def _new_track(self, box: np.ndarray, score: float, class_id: int,
                    kps: np.ndarray | None, det_index: int) -> _Track:
         t = _Track(kf=KalmanBoxFilter(box), box=box.copy(), score=score, class_id=class_id,
                    keypoints=None if kps is None else kps.copy(), last_frame=self.frame_id, det_index=det_index)
-        if self.min_hits <= 1:
+        if self.min_hits <= 1 or self.frame_id == 1:
             t.state = TrackState.CONFIRMED
         return t
 
@@ -208,11 +240,13 @@ class ByteTracker:
         if t.state == TrackState.LOST or (t.state == TrackState.TENTATIVE and t.hits >= self.min_hits):
             t.state = TrackState.CONFIRMED
 
-    def _continue_from_poses(self, tracks: list[_Track], previous: Poses | None) -> list[_Track]:
+    def _continue_from_poses(self, tracks: list[_Track], previous: Poses | None,
+                             image: np.ndarray | None) -> list[_Track]:
         """Continue each of ``tracks`` whose pose in ``previous`` (same track id) is confident with the
         box around that pose, moved by the track's velocity (the pose is one frame old); its score is
         the pose confidence. A pose on the same person as a pose kept this frame (OKS at least
-        ``duplicate_oks``) does not count. Returns the tracks left unmatched."""
+        ``duplicate_oks``) does not count, nor (given ``image``) one whose box shows colours other than
+        the track's (``appearance_veto``). Returns the tracks left unmatched."""
         if previous is None or not len(previous) or not tracks:
             return tracks
         boxes, confidence, ok = confident_pose_boxes(previous, self.pose_keypoint_score, self.pose_min_keypoints,
@@ -235,18 +269,76 @@ class ByteTracker:
                     continue
             step = t.kf.peek() - t.kf.box  # one frame of motion
             shift = (step[:2] + step[2:]) / 2
-            self._observe(t, boxes[i] + np.tile(shift, 2), float(confidence[i]))
+            box = boxes[i] + np.tile(shift, 2)
+            if not self._looks_like(t, box, image):
+                left.append(t)
+                continue
+            self._observe(t, box, float(confidence[i]))
             t.det_index = -1
             kept.append(i)
         return left
 
+    def _predictable(self, t: _Track) -> bool:
+        """Whether a lost track's Kalman prediction is still worth matching (lost <= ``track_buffer``)."""
+        return self.frame_id - t.last_frame <= self.track_buffer
+
+    def _looks_like(self, t: _Track, box: np.ndarray, image: np.ndarray | None) -> bool:
+        """Whether ``box`` on ``image`` shows ``t``'s colours (True when either is unknown)."""
+        if image is None or t.appearance is None:
+            return True
+        seen = torso_histograms(image, box[None])
+        return bool(appearance_distance(t.appearance, seen)[0, 0] <= self.appearance_veto)
+
+    def _reidentify(self, det_idx: np.ndarray, detections: Detections, kps: np.ndarray | None,
+                    image: np.ndarray) -> np.ndarray:
+        """Revive lost tracks with the confident unmatched detections ``det_idx`` that look like them
+        (one-to-one, at most ``reid_distance``); their Kalman filter restarts at the detection, as the
+        person may be far from where it predicted. Returns the detections left."""
+        lost = [t for t in self._tracks if t.state == TrackState.LOST and t.appearance is not None]
+        if not lost or len(det_idx) == 0:
+            return det_idx
+        seen = torso_histograms(image, detections.boxes[det_idx])
+        distance = appearance_distance(np.stack([t.appearance for t in lost]), seen)
+        rows, cols = linear_sum_assignment(distance)
+        revived = set()
+        for r, c in zip(rows, cols):
+            if distance[r, c] <= self.reid_distance:
+                lost[r].kf = KalmanBoxFilter(detections.boxes[det_idx[c]])
+                self._hit(lost[r], int(det_idx[c]), detections, kps)
+                revived.add(int(c))
+        return np.array([d for j, d in enumerate(det_idx) if j not in revived], np.int64)
+
+    def _learn_appearance(self, image: np.ndarray) -> None:
+        """Update the appearance of every track seen this frame whose box overlaps no other's."""
+        seen = [t for t in self._tracks if t.last_frame == self.frame_id and t.state == TrackState.CONFIRMED]
+        if not seen:
+            return
+        boxes = np.stack([t.box for t in seen])
+        overlap = iou_matrix(boxes, np.stack([t.kf.box for t in self._tracks]))
+        itself = np.array([[t is u for u in self._tracks] for t in seen])
+        overlap[itself] = 0.0
+        clean = overlap.max(axis=1) <= self.clean_iou
+        if not clean.any():
+            return
+        hists = torso_histograms(image, boxes[clean])
+        for t, h in zip([t for t, c in zip(seen, clean) if c], hists):
+            m = self.appearance_momentum
+            t.appearance = h if t.appearance is None else m * t.appearance + (1 - m) * h
+
     def _match(self, tracks: list[_Track], det_idx: np.ndarray, detections: Detections,
                kps: np.ndarray | None, thresh: float, fuse_score: bool,
-               use_pose: bool = True) -> tuple[list[_Track], np.ndarray]:
-        """Hungarian-assign ``det_idx`` to ``tracks``; update matches, return what is left of both."""
+               use_pose: bool = True, looks: np.ndarray | None = None) -> tuple[list[_Track], np.ndarray]:
+        """Hungarian-assign ``det_idx`` to ``tracks``; update matches, return what is left of both.
+        ``looks``: every detection's torso histogram (the frame was given), to refuse a pair whose
+        colours differ (``appearance_veto``)."""
         if not tracks or len(det_idx) == 0:
             return list(tracks), det_idx
         cost = self._cost(tracks, det_idx, detections, kps if use_pose else None, fuse_score)
+        if looks is not None:  # a detection showing other colours than a track's is not that person
+            known = [i for i, t in enumerate(tracks) if t.appearance is not None]
+            if known:
+                far = appearance_distance(np.stack([tracks[i].appearance for i in known]), looks[det_idx])
+                cost[known] = np.where(far > self.appearance_veto, np.inf, cost[known])
         rows, cols = linear_sum_assignment(np.where(cost <= thresh, cost, 1e6))
         ok = cost[rows, cols] <= thresh
         for r, c in zip(rows[ok], cols[ok]):
@@ -277,9 +369,7 @@ class ByteTracker:
 
     # ------------------------------------------------------------------ output
     def _output(self) -> Tracks:
-        early = self.frame_id <= self.min_hits
-        out = [t for t in self._tracks if (t.last_frame == self.frame_id
-               and (t.state == TrackState.CONFIRMED or (early and t.state == TrackState.TENTATIVE)))
+        out = [t for t in self._tracks if (t.last_frame == self.frame_id and t.state == TrackState.CONFIRMED)
                or (t.state == TrackState.LOST and self.frame_id - t.last_frame <= self.coast_frames)]
         for t in out:
             if t.track_id < 0:  # ids are handed out when a track is first shown: no gaps

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from rtpose.tracking.oks import iou_matrix
 from rtpose.types import Detections, Poses, Tracks
@@ -93,6 +94,16 @@ def confident_pose_boxes(poses: Poses, min_score: float = 0.3, min_keypoints: in
     return boxes, mean, ok
 
 
+def uncovered_boxes(found: np.ndarray, tracked: np.ndarray, min_iou: float) -> int:
+    """How many of the ``found`` boxes no ``tracked`` box covers: the IoU-maximising one-to-one
+    assignment leaves them unpaired, or paired with an IoU under ``min_iou``."""
+    if len(found) == 0 or len(tracked) == 0:
+        return len(found)
+    iou = iou_matrix(found, tracked)
+    rows, cols = linear_sum_assignment(-iou)
+    return len(found) - int((iou[rows, cols] >= min_iou).sum())
+
+
 @dataclass
 class Decision:
     """What :meth:`DetectionSchedule.decide` chose, and why (for logs, metrics and tests)."""
@@ -110,10 +121,12 @@ class DetectionSchedule:
             behaviour). Counted from its last run, so a triggered run restarts the count.
         border: a track box closer than this many pixels to the frame border runs the detector.
         max_overlap: two track boxes overlapping more than this IoU run the detector.
-        new_person_score: a detection of the last run scoring at least this that no track box
-            overlaps (IoU < ``covered_iou``) runs the detector again: someone not yet tracked.
-            Keep it at or above the tracker's ``new_track_thresh`` (lower ones never start a track).
-        covered_iou: see ``new_person_score``.
+        new_person_score: a detection of the last run scoring at least this that no track covers
+            runs the detector again: someone not yet tracked. Keep it at or above the tracker's
+            ``new_track_thresh`` (lower ones never start a track).
+        covered_iou: a track covers a detection when the two are paired by a one-to-one (Hungarian)
+            assignment on IoU with an IoU of at least this. One to one, because a person who just
+            stepped out from behind someone overlaps that person's track but is not tracked yet.
 
     The caller reports each detector run's output with :meth:`detected`.
     """
@@ -158,7 +171,7 @@ class DetectionSchedule:
         if lost:
             return Decision(True, "track lost")
         boxes = previous.boxes
-        if len(self._last_detected) and (iou_matrix(self._last_detected, boxes).max(axis=1) < self.covered_iou).any():
+        if uncovered_boxes(self._last_detected, boxes, self.covered_iou):
             return Decision(True, "untracked detection")
         b = self.border
         if ((boxes[:, 0] <= b) | (boxes[:, 1] <= b) | (boxes[:, 2] >= width - b) | (boxes[:, 3] >= height - b)).any():
