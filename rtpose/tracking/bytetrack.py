@@ -12,8 +12,8 @@ matched but whose pose on the previous frame is confident, with the box around t
 pose (see :mod:`rtpose.tracking.guided`): the detector may then skip frames, and a
 person it misses (half hidden behind someone) keeps their track.
 Given the frame, each track also learns its person's clothing colours while nobody
-overlaps them (:mod:`rtpose.tracking.appearance`): a pose-continued box showing other
-colours has latched onto someone else and is refused, and a confident new detection that
+overlaps them (:mod:`rtpose.tracking.appearance`): a detection or pose-continued box showing
+other colours is someone else (a crop latched onto the person in front) and is not matched, and a confident new detection that
 looks like a lost track brings that track (and its id) back instead of starting a new one.
 
 Pure computation, no threads: one :class:`ByteTracker` per video stream.
@@ -97,8 +97,8 @@ class ByteTracker:
         pose_padding: padding of the box around a previous pose (see :data:`GUIDE_PADDING`).
         duplicate_oks: a previous pose this similar (OKS) to the pose of a track that is kept this
             frame is on the same person (its crop latched onto them): it does not continue its track.
-        appearance_veto: with the frame given, a pose-continued box whose colours are farther than
-            this (Bhattacharyya distance) from its track's has latched onto someone else: refused.
+        appearance_veto: with the frame given, a detection or pose-continued box whose colours are
+            farther than this (Bhattacharyya distance) from a track's is someone else: not matched to it.
         reid_distance: with the frame given, a confident detection that matched no track and is at
             most this far from a lost track's colours revives that track instead of starting a new one.
         reid_buffer: frames a lost track whose appearance is known can be revived that way (its
@@ -201,7 +201,7 @@ class ByteTracker:
             t.state = TrackState.REMOVED
         left_high = left_high[scores[left_high] >= self.new_track_thresh]
         if image is not None:
-            left_high = self._reidentify(left_high, detections, kps, image)
+            left_high = self._reidentify(left_high, detections, kps, looks)
         for di in left_high:
             self._tracks.append(self._new_track(boxes[di], float(scores[di]), int(detections.class_ids[di]),
                                                 None if kps is None else kps[di], int(di)))
@@ -290,15 +290,14 @@ class ByteTracker:
         return bool(appearance_distance(t.appearance, seen)[0, 0] <= self.appearance_veto)
 
     def _reidentify(self, det_idx: np.ndarray, detections: Detections, kps: np.ndarray | None,
-                    image: np.ndarray) -> np.ndarray:
+                    looks: np.ndarray) -> np.ndarray:
         """Revive lost tracks with the confident unmatched detections ``det_idx`` that look like them
         (one-to-one, at most ``reid_distance``); their Kalman filter restarts at the detection, as the
         person may be far from where it predicted. Returns the detections left."""
         lost = [t for t in self._tracks if t.state == TrackState.LOST and t.appearance is not None]
         if not lost or len(det_idx) == 0:
             return det_idx
-        seen = torso_histograms(image, detections.boxes[det_idx])
-        distance = appearance_distance(np.stack([t.appearance for t in lost]), seen)
+        distance = appearance_distance(np.stack([t.appearance for t in lost]), looks[det_idx])
         rows, cols = linear_sum_assignment(distance)
         revived = set()
         for r, c in zip(rows, cols):
