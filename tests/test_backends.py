@@ -165,3 +165,41 @@ def test_torchscript_file_opens_on_torch_backend(tmp_path: Path) -> None:
     x = np.ones((1, 3, 8, 8), np.float32)
     with torch.no_grad():
         np.testing.assert_allclose(backend.run(x)[0], net(torch.from_numpy(x)).numpy(), atol=1e-6)
+
+
+def test_batch_one_model_is_freed_when_its_layers_allow(shared: Path) -> None:
+    backend = open_backend(shared / "models/pose/simplepose_nano_256x192.onnx", threads=1)
+    x = np.random.default_rng(3).normal(size=(3, 3, 256, 192)).astype(np.float32)
+    alone = np.concatenate([backend.run(x[i:i + 1])[0] for i in range(3)])
+    assert backend.input_shapes == [(1, 3, 256, 192)]
+    assert backend.free_batch_axis()
+    assert static_dim(backend.input_shapes[0], 0) is None and backend.input_names == ["data"]
+    np.testing.assert_allclose(backend.run(x)[0], alone, rtol=1e-4, atol=1e-5)
+    assert backend.free_batch_axis()  # already free: nothing to do
+
+
+def _onnx_model(path: Path, target_shape: list[int]) -> Path:
+    """x (1, 4) -> Relu -> Reshape(target_shape) -> y: a Reshape whose constant pins the batch."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = helper.make_tensor("shape", TensorProto.INT64, [len(target_shape)], target_shape)
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Reshape", ["r", "shape"], ["y"])],
+        "pinned", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 2])], initializer=[shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_model_that_pins_its_batch_keeps_it(tmp_path: Path) -> None:
+    pinned = open_backend(_onnx_model(tmp_path / "pinned.onnx", [1, 2, 2]), threads=1)
+    assert not pinned.free_batch_axis()  # a batch of two cannot reshape to (1, 2, 2)
+    assert pinned.input_shapes == [(1, 4)]
+    x = np.array([[-1, 2, -3, 4]], np.float32)
+    np.testing.assert_array_equal(pinned.run(x)[0], [[[0, 2], [0, 4]]])
+    free = open_backend(_onnx_model(tmp_path / "free.onnx", [-1, 2, 2]), threads=1)
+    assert free.free_batch_axis()
+    assert free.run(np.concatenate([x, -x]))[0].shape == (2, 2, 2)

@@ -55,6 +55,16 @@ class Backend(ABC):
     def close(self) -> None:
         """Free engine resources early (optional; garbage collection also does it)."""
 
+    def free_batch_axis(self) -> bool:
+        """Let a model whose file pins the batch axis to 1 take batches of any size, where the
+        engine can; returns whether the first input's batch axis is free now.
+
+        Many exported pose models say batch 1 although none of their layers depends on it;
+        batching all the people of a frame into one run is then faster than one run each.
+        Engines that cannot relax a model (this default) leave it as it is.
+        """
+        return bool(self.input_shapes) and static_dim(self.input_shapes[0], 0) is None
+
     def feed(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
         """Turn ``run``'s argument into a complete ``{input name: array}`` dict.
 

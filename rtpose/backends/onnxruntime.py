@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
 
 from rtpose.backends.base import Backend
 from rtpose.errors import ModelError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import onnx
 
 THREADS_ENV = "RTPOSE_ORT_THREADS"
 
@@ -93,26 +96,89 @@ class OnnxRuntimeBackend(Backend):
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
-        providers = choose_providers(device)
+        self._options = session_options(threads, spin, optimization)
+        self._providers = choose_providers(device)
         try:
-            self.session = ort.InferenceSession(
-                str(self.path), sess_options=session_options(threads, spin, optimization),
-                providers=providers)
+            session = ort.InferenceSession(str(self.path), sess_options=self._options,
+                                           providers=self._providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
             raise ModelError(f"{self.path}: onnxruntime cannot load this model: {exc}") from exc
-        active = self.session.get_providers()
+        self._use(session)
+
+    def _use(self, session: ort.InferenceSession) -> None:
+        """Run ``session`` from now on, and describe its inputs and outputs."""
+        self.session = session
+        active = session.get_providers()
         self.device = "cuda" if active and active[0] == "CUDAExecutionProvider" else "cpu"
-        inputs = self.session.get_inputs()
+        inputs = session.get_inputs()
         self.input_names = [i.name for i in inputs]
         self.input_shapes = [tuple(i.shape) for i in inputs]
-        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.output_names = [o.name for o in session.get_outputs()]
         self._dtypes = {i.name: _numpy_dtype(i.type) for i in inputs}
+
+    def free_batch_axis(self) -> bool:
+        """Reload the model with a free batch axis if its file pins it to 1 (see
+        :func:`relax_batch_axis`), but only if the relaxed model really runs a batch of two
+        inputs as it runs each alone: a model that reshapes with a hard-coded batch would not."""
+        if super().free_batch_axis():
+            return True
+        import onnx  # a quarter of a second to import: only when a model is relaxed
+
+        relaxed = relax_batch_axis(onnx.load(str(self.path)))
+        if relaxed is None:
+            return False
+        try:
+            session = ort.InferenceSession(relaxed, sess_options=self._options, providers=self._providers)
+            batches_work = _runs_batches(session, self.session)
+        except Exception:  # noqa: BLE001 - any failure means "keep the model as it was"
+            batches_work = False
+        if batches_work:
+            self._use(session)
+        return batches_work
 
     def run(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
         """Run the session; inputs are cast to the model's dtype and made contiguous."""
         feed = {name: np.ascontiguousarray(arr, dtype=self._dtypes[name])
                 for name, arr in self.feed(inputs).items()}
         return list(self.session.run(self.output_names, feed))
+
+
+def relax_batch_axis(model: onnx.ModelProto) -> bytes | None:
+    """``model`` with the first axis of its one input and of its outputs made free, serialised;
+    None when the model has several inputs or that axis is not 1 everywhere.
+
+    Weights listed among the graph inputs (old exporters do that) are dropped from them, so
+    ONNX Runtime may treat them as constants and fold them (batch norm into convolutions).
+    """
+    graph = model.graph
+    weights = {w.name for w in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in weights]
+    if len(inputs) != 1:
+        return None
+    axes = [value.type.tensor_type.shape.dim for value in [*inputs, *graph.output]]
+    if not all(len(dims) and dims[0].HasField("dim_value") and dims[0].dim_value == 1 for dims in axes):
+        return None
+    for dims in axes:
+        dims[0].dim_param = "batch"
+    del graph.input[:]  # extend() copies, so this comes after the edit
+    graph.input.extend(inputs)
+    del graph.value_info[:]  # inferred shapes with the old batch would contradict the new axis
+    return model.SerializeToString()
+
+
+def _runs_batches(batched: ort.InferenceSession, single: ort.InferenceSession) -> bool:
+    """Whether ``batched`` gives for a batch of two inputs what ``single`` gives for each."""
+    spec = single.get_inputs()[0]
+    if _numpy_dtype(spec.type) != np.float32:
+        return False
+    rng = np.random.default_rng(0)
+    samples = [rng.standard_normal(spec.shape).astype(np.float32) for _ in range(2)]
+    together = batched.run(None, {spec.name: np.concatenate(samples)})
+    for row, sample in enumerate(samples):
+        alone = single.run(None, {spec.name: sample})
+        if not all(np.allclose(b[row:row + 1], a, rtol=1e-3, atol=1e-4) for b, a in zip(together, alone)):
+            return False
+    return True
 
 
 def _numpy_dtype(onnx_type: str) -> np.dtype:

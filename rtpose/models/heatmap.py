@@ -203,10 +203,11 @@ def heatmap_to_image(coords: np.ndarray, centers: np.ndarray, scales: np.ndarray
 class TopDownPoseEstimator:
     """Heatmap model as ``(image, person boxes) -> keypoints (N, K, 3)`` (x, y, score).
 
-    All crops of a frame go through the backend as one batch; a model exported
-    with a fixed batch axis (the shared SimplePose has batch 1) gets them in
-    chunks of that size instead, padding the last chunk. ``max_batch`` caps the
-    batch of a dynamic-batch model (GPU memory, latency of very crowded frames).
+    All crops of a frame go through the backend as one batch. A model exported with
+    batch 1 (the shared SimplePose) first has its batch axis freed where the backend
+    can (:meth:`Backend.free_batch_axis`); one that stays fixed gets the crops in
+    chunks of its batch size, padding the last chunk. ``max_batch`` caps the batch
+    of a dynamic-batch model (GPU memory, latency of very crowded frames).
     """
 
     def __init__(self, model: str | Path | Backend, backend: str = "auto", device: str = "auto",
@@ -218,6 +219,8 @@ class TopDownPoseEstimator:
         self.backend = model if isinstance(model, Backend) else open_backend(
             model, backend=backend, device=device, **backend_options)
         shape = self.backend.input_shapes[0] if self.backend.input_shapes else ()
+        if static_dim(shape, 0) == 1 and self.backend.free_batch_axis():
+            shape = self.backend.input_shapes[0]
         self.input_size = _input_size(shape, input_size)
         self.batch_size = static_dim(shape, 0) or max_batch
         self.mean, self.std, self.rgb = mean, std, rgb

@@ -13,8 +13,9 @@ pose (see :mod:`rtpose.tracking.guided`): the detector may then skip frames, and
 person it misses (half hidden behind someone) keeps their track.
 Given the frame, each track also learns its person's clothing colours while nobody
 overlaps them (:mod:`rtpose.tracking.appearance`): a detection or pose-continued box showing
-other colours is someone else (a crop latched onto the person in front) and is not matched, and a confident new detection that
-looks like a lost track brings that track (and its id) back instead of starting a new one.
+other colours is someone else (a crop latched onto the person in front) and is not matched,
+and a confident new detection that looks like a lost track brings that track (and its id)
+back instead of starting a new one.
 
 Pure computation, no threads: one :class:`ByteTracker` per video stream.
 """
@@ -59,6 +60,7 @@ class _Track:
     track_id: int = -1
     det_index: int = -1  # index of the detection matched this frame
     appearance: np.ndarray | None = None  # running torso colour histogram, learnt while unoccluded
+    seen: np.ndarray | None = None  # torso histogram of this frame's box, once measured (learning reuses it)
 
     def shifted_keypoints(self) -> np.ndarray | None:
         """Last keypoints moved by the predicted box motion (so OKS compares like with like)."""
@@ -173,7 +175,7 @@ class ByteTracker:
         kps = None if keypoints is None else np.asarray(keypoints, np.float32).reshape(len(detections), -1, 3)
         boxes, scores = detections.boxes, detections.scores
         for t in self._tracks:
-            t.det_index = -1
+            t.det_index, t.seen = -1, None
             t.kf.predict(freeze_height=t.state == TrackState.LOST)
 
         high = np.flatnonzero(scores >= self.high_thresh)
@@ -222,13 +224,16 @@ class ByteTracker:
             t.state = TrackState.CONFIRMED
         return t
 
-    def _hit(self, t: _Track, di: int, detections: Detections, kps: np.ndarray | None) -> None:
-        """Correct a track with its matched detection and advance its lifecycle."""
+    def _hit(self, t: _Track, di: int, detections: Detections, kps: np.ndarray | None,
+             looks: np.ndarray | None = None) -> None:
+        """Correct a track with its matched detection (``looks``: every detection's torso
+        histogram, when known) and advance its lifecycle."""
         self._observe(t, detections.boxes[di], float(detections.scores[di]))
         t.class_id = int(detections.class_ids[di])
         if kps is not None:
             t.keypoints = kps[di].copy()
         t.det_index = int(di)
+        t.seen = None if looks is None else looks[di]
 
     def _observe(self, t: _Track, box: np.ndarray, score: float) -> None:
         """Correct a track with a measured box (a detection's or a pose's) and advance its lifecycle."""
@@ -270,10 +275,12 @@ class ByteTracker:
             step = t.kf.peek() - t.kf.box  # one frame of motion
             shift = (step[:2] + step[2:]) / 2
             box = boxes[i] + np.tile(shift, 2)
-            if not self._looks_like(t, box, image):
+            seen = None if image is None or t.appearance is None else torso_histograms(image, box[None])[0]
+            if seen is not None and appearance_distance(t.appearance, seen)[0, 0] > self.appearance_veto:
                 left.append(t)
                 continue
             self._observe(t, box, float(confidence[i]))
+            t.seen = seen
             t.det_index = -1
             kept.append(i)
         return left
@@ -281,13 +288,6 @@ class ByteTracker:
     def _predictable(self, t: _Track) -> bool:
         """Whether a lost track's Kalman prediction is still worth matching (lost <= ``track_buffer``)."""
         return self.frame_id - t.last_frame <= self.track_buffer
-
-    def _looks_like(self, t: _Track, box: np.ndarray, image: np.ndarray | None) -> bool:
-        """Whether ``box`` on ``image`` shows ``t``'s colours (True when either is unknown)."""
-        if image is None or t.appearance is None:
-            return True
-        seen = torso_histograms(image, box[None])
-        return bool(appearance_distance(t.appearance, seen)[0, 0] <= self.appearance_veto)
 
     def _reidentify(self, det_idx: np.ndarray, detections: Detections, kps: np.ndarray | None,
                     looks: np.ndarray) -> np.ndarray:
@@ -303,24 +303,24 @@ class ByteTracker:
         for r, c in zip(rows, cols):
             if distance[r, c] <= self.reid_distance:
                 lost[r].kf = KalmanBoxFilter(detections.boxes[det_idx[c]])
-                self._hit(lost[r], int(det_idx[c]), detections, kps)
+                self._hit(lost[r], int(det_idx[c]), detections, kps, looks)
                 revived.add(int(c))
         return np.array([d for j, d in enumerate(det_idx) if j not in revived], np.int64)
 
     def _learn_appearance(self, image: np.ndarray) -> None:
         """Update the appearance of every track seen this frame whose box overlaps no other's."""
-        seen = [t for t in self._tracks if t.last_frame == self.frame_id and t.state == TrackState.CONFIRMED]
-        if not seen:
+        current = [t for t in self._tracks if t.last_frame == self.frame_id and t.state == TrackState.CONFIRMED]
+        if not current:
             return
-        boxes = np.stack([t.box for t in seen])
+        boxes = np.stack([t.box for t in current])
         overlap = iou_matrix(boxes, np.stack([t.kf.box for t in self._tracks]))
-        itself = np.array([[t is u for u in self._tracks] for t in seen])
+        itself = np.array([[t is u for u in self._tracks] for t in current])
         overlap[itself] = 0.0
         clean = overlap.max(axis=1) <= self.clean_iou
         if not clean.any():
             return
-        hists = torso_histograms(image, boxes[clean])
-        for t, h in zip([t for t, c in zip(seen, clean) if c], hists):
+        for t in (t for t, c in zip(current, clean) if c):
+            h = t.seen if t.seen is not None else torso_histograms(image, t.box[None])[0]
             m = self.appearance_momentum
             t.appearance = h if t.appearance is None else m * t.appearance + (1 - m) * h
 
@@ -341,7 +341,7 @@ class ByteTracker:
         rows, cols = linear_sum_assignment(np.where(cost <= thresh, cost, 1e6))
         ok = cost[rows, cols] <= thresh
         for r, c in zip(rows[ok], cols[ok]):
-            self._hit(tracks[r], int(det_idx[c]), detections, kps)
+            self._hit(tracks[r], int(det_idx[c]), detections, kps, looks)
         matched_r, matched_c = set(rows[ok].tolist()), set(cols[ok].tolist())
         left_tracks = [t for i, t in enumerate(tracks) if i not in matched_r]
         left_dets = np.array([d for j, d in enumerate(det_idx) if j not in matched_c], np.int64)
