@@ -1,0 +1,142 @@
+"""How well each person is tracked, against what the detector and the pose model allow, over several clips.
+
+    python benchmarks/tracking_ceiling.py                   # seeds 0-3 of the 300-frame, 5-person walk clip
+    python benchmarks/tracking_ceiling.py --seeds 0 1 --json out.json
+
+For each make_clip seed (a different mix of COCO people and paths), per person, over the frames
+where they are more than half visible:
+
+- **graph**: the share in which ``graphs/webcam_body.yaml`` (defaults, run headless as in
+  benchmarks/detect_every.py) reports a track whose pose matches them (OKS >= 0.5, the issue's
+  coverage), and the clip's id switches;
+- **detector**: the share in which YOLOX-Nano alone (every frame, score >= 0.3) has a box on
+  them (IoU >= 0.5, one box per person): the graph cannot keep a person the detector never
+  separates from the one in front for long;
+- **pose on true boxes**: the share in which the pose model, given their exact ground-truth box,
+  gets them right (OKS >= 0.5): no tracker can do better than that.
+
+A person whose graph coverage sits near one of the two ceilings is limited by that model, not
+by the tracker. Prints a table per seed and a summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _clip import cached_clip, shared_dir  # noqa: E402
+from detect_every import run_graph_every  # noqa: E402
+from pipeline_cpu import DET_MODEL, POSE_MODEL  # noqa: E402
+
+from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
+from rtpose.models.yolox import YoloxDetector  # noqa: E402
+from rtpose.tracking import evaluate  # noqa: E402
+from rtpose.types import Poses, Tracks  # noqa: E402
+
+console = Console(width=None if Console().is_terminal else 140)
+
+
+def read_frames(clip: Path, frames: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(clip))
+    out = []
+    try:
+        while len(out) < frames:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            out.append(frame)
+    finally:
+        cap.release()
+    return out
+
+
+def detector_outputs(images: list[np.ndarray], det: Path) -> list[Tracks]:
+    """Every frame's detections, as untracked boxes (numbered per frame) for box matching."""
+    detector = YoloxDetector(det, score_threshold=0.3, max_detections=20)
+    out = []
+    for image in images:
+        d = detector(image)
+        out.append(Tracks(boxes=d.boxes, scores=d.scores, class_ids=d.class_ids,
+                          track_ids=np.arange(len(d), dtype=np.int64)))
+    return out
+
+
+def true_box_poses(images: list[np.ndarray], truth: list[dict], pose: Path) -> list[Poses]:
+    """The pose model's keypoints for every person's ground-truth box, under their true id."""
+    estimator = TopDownPoseEstimator(pose)
+    out = []
+    for image, frame in zip(images, truth):
+        boxes, ids, _ = evaluate.people_arrays(frame)
+        out.append(Poses(boxes=boxes, scores=np.ones(len(boxes), np.float32),
+                         class_ids=np.zeros(len(boxes), np.int64), track_ids=ids,
+                         keypoints=estimator(image, boxes)))
+    return out
+
+
+def measure_seed(seed: int, frames: int, det: Path, pose: Path) -> dict[str, Any]:
+    folder = cached_clip(frames=frames, people=5, mode="walk", seed=seed)
+    truth = json.loads((folder / "gt.json").read_text())["frames"][:frames]
+    images = read_frames(folder / "clip.mp4", frames)
+    graph = run_graph_every(folder / "clip.mp4", frames, 5, det, pose)
+    switches, tracked = evaluate.id_metrics(truth, graph["records"], min_visible=evaluate.HALF_VISIBLE)
+    _, detected = evaluate.id_metrics(truth, detector_outputs(images, det),
+                                      min_visible=evaluate.HALF_VISIBLE, match="box")
+    _, posed = evaluate.id_metrics(truth, true_box_poses(images, truth, pose), min_visible=evaluate.HALF_VISIBLE)
+    people = {int(p): {"graph": tracked[p], "detector": detected.get(p, 0.0), "pose_true_box": posed.get(p, 0.0)}
+              for p in tracked}
+    return {"seed": seed, "id_switches": switches, "fps": graph["fps"], "people": people}
+
+
+def limited_by(coverage: dict[str, float], target: float = 0.9, margin: float = 0.1) -> str:
+    """Which model keeps a person under ``target``: the lower ceiling if the graph comes within
+    ``margin`` of it, else the tracking ("-" when the target is met)."""
+    if coverage["graph"] >= target:
+        return "-"
+    name, ceiling = min((("detector", coverage["detector"]), ("pose model", coverage["pose_true_box"])),
+                        key=lambda kv: kv[1])
+    return name if ceiling < target and coverage["graph"] >= ceiling - margin else "tracking"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3], help="make_clip seeds")
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--json", type=Path, help="write every figure here")
+    args = ap.parse_args(argv)
+    shared = shared_dir()
+    det, pose = shared / DET_MODEL, shared / POSE_MODEL
+    results = []
+    for seed in args.seeds:
+        console.print(f"seed {seed}: graph, detector and pose on true boxes ...")
+        results.append(measure_seed(seed, args.frames, det, pose))
+
+    table = Table(title="coverage of each person's more-than-half-visible frames (walk clip, 5 people)",
+                  title_justify="left")
+    for column in ("seed", "id switches", "person", "graph", "detector", "pose on true box", "limited by"):
+        table.add_column(column, justify="right")
+    for r in results:
+        for i, (person, c) in enumerate(sorted(r["people"].items())):
+            table.add_row(str(r["seed"]) if i == 0 else "", str(r["id_switches"]) if i == 0 else "", str(person),
+                          f"{c['graph']:.2f}", f"{c['detector']:.2f}", f"{c['pose_true_box']:.2f}", limited_by(c))
+    console.print(table)
+    every = [c for r in results for c in r["people"].values()]
+    console.print(f"{len(every)} people: graph >= 0.9 for {sum(c['graph'] >= 0.9 for c in every)}, "
+                  f"detector >= 0.9 for {sum(c['detector'] >= 0.9 for c in every)}, "
+                  f"pose on true boxes >= 0.9 for {sum(c['pose_true_box'] >= 0.9 for c in every)}; "
+                  f"id switches per clip {[r['id_switches'] for r in results]}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
