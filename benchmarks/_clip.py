@@ -13,7 +13,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,3 +59,16 @@ def cached_clip(frames: int = 300, people: int = 5, mode: str = "walk",
     except OSError:  # another process made it meanwhile
         shutil.rmtree(partial, ignore_errors=True)
     return folder
+
+
+def clip_frames(clip: Path, frames: int) -> Iterator[np.ndarray]:
+    """The first ``frames`` frames of ``clip`` (BGR), decoded one at a time."""
+    cap = cv2.VideoCapture(str(clip))
+    try:
+        for _ in range(frames):
+            ok, frame = cap.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        cap.release()

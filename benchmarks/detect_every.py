@@ -29,13 +29,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _clip import cached_clip, shared_dir  # noqa: E402
+from _clip import cached_clip, clip_frames, shared_dir  # noqa: E402
 from _run import run_timed, unwire_back_edges  # noqa: E402
 from pipeline_cpu import DET_MODEL, GRAPH, POSE_MODEL, run_sequential  # noqa: E402
 
@@ -71,18 +70,11 @@ def sequential_outputs(clip: Path, frames: int, det: Path, pose: Path) -> list[P
     """The loop's results (untimed): detector then pose on every box, no tracking."""
     detector = YoloxDetector(det, score_threshold=0.3, max_detections=20)
     estimator = TopDownPoseEstimator(pose)
-    cap = cv2.VideoCapture(str(clip))
     out = []
-    try:
-        while len(out) < frames:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            d = detector(frame)
-            out.append(Poses(boxes=d.boxes, scores=d.scores, class_ids=d.class_ids,
-                             keypoints=estimator(frame, d.boxes)))
-    finally:
-        cap.release()
+    for frame in clip_frames(clip, frames):
+        d = detector(frame)
+        out.append(Poses(boxes=d.boxes, scores=d.scores, class_ids=d.class_ids,
+                         keypoints=estimator(frame, d.boxes)))
     return out
 
 

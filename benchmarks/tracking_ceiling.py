@@ -27,13 +27,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _clip import cached_clip, shared_dir  # noqa: E402
+from _clip import cached_clip, clip_frames, shared_dir  # noqa: E402
 from detect_every import run_graph_every  # noqa: E402
 from pipeline_cpu import DET_MODEL, POSE_MODEL  # noqa: E402
 
@@ -45,36 +44,22 @@ from rtpose.types import Poses, Tracks  # noqa: E402
 console = Console(width=None if Console().is_terminal else 140)
 
 
-def read_frames(clip: Path, frames: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(clip))
-    out = []
-    try:
-        while len(out) < frames:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            out.append(frame)
-    finally:
-        cap.release()
-    return out
-
-
-def detector_outputs(images: list[np.ndarray], det: Path) -> list[Tracks]:
+def detector_outputs(clip: Path, frames: int, det: Path) -> list[Tracks]:
     """Every frame's detections, as untracked boxes (numbered per frame) for box matching."""
     detector = YoloxDetector(det, score_threshold=0.3, max_detections=20)
     out = []
-    for image in images:
+    for image in clip_frames(clip, frames):
         d = detector(image)
         out.append(Tracks(boxes=d.boxes, scores=d.scores, class_ids=d.class_ids,
                           track_ids=np.arange(len(d), dtype=np.int64)))
     return out
 
 
-def true_box_poses(images: list[np.ndarray], truth: list[dict], pose: Path) -> list[Poses]:
+def true_box_poses(clip: Path, truth: list[dict], pose: Path) -> list[Poses]:
     """The pose model's keypoints for every person's ground-truth box, under their true id."""
     estimator = TopDownPoseEstimator(pose)
     out = []
-    for image, frame in zip(images, truth):
+    for image, frame in zip(clip_frames(clip, len(truth)), truth):
         boxes, ids, _ = evaluate.people_arrays(frame)
         out.append(Poses(boxes=boxes, scores=np.ones(len(boxes), np.float32),
                          class_ids=np.zeros(len(boxes), np.int64), track_ids=ids,
@@ -85,12 +70,12 @@ def true_box_poses(images: list[np.ndarray], truth: list[dict], pose: Path) -> l
 def measure_seed(seed: int, frames: int, det: Path, pose: Path) -> dict[str, Any]:
     folder = cached_clip(frames=frames, people=5, mode="walk", seed=seed)
     truth = json.loads((folder / "gt.json").read_text())["frames"][:frames]
-    images = read_frames(folder / "clip.mp4", frames)
-    graph = run_graph_every(folder / "clip.mp4", frames, 5, det, pose)
+    clip = folder / "clip.mp4"
+    graph = run_graph_every(clip, frames, 5, det, pose)
     switches, tracked = evaluate.id_metrics(truth, graph["records"], min_visible=evaluate.HALF_VISIBLE)
-    _, detected = evaluate.id_metrics(truth, detector_outputs(images, det),
+    _, detected = evaluate.id_metrics(truth, detector_outputs(clip, frames, det),
                                       min_visible=evaluate.HALF_VISIBLE, match="box")
-    _, posed = evaluate.id_metrics(truth, true_box_poses(images, truth, pose), min_visible=evaluate.HALF_VISIBLE)
+    _, posed = evaluate.id_metrics(truth, true_box_poses(clip, truth, pose), min_visible=evaluate.HALF_VISIBLE)
     people = {int(p): {"graph": tracked[p], "detector": detected.get(p, 0.0), "pose_true_box": posed.get(p, 0.0)}
               for p in tracked}
     return {"seed": seed, "id_switches": switches, "fps": graph["fps"], "people": people}
