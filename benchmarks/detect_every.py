@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=300, help="frames of the walk clip (made and cached once)")
     ap.add_argument("--every", type=int, nargs="+", default=[1, 3, 5], help="values of detector.every to run")
-    ap.add_argument("--repeat", type=int, default=1, help="alternate graph runs and loop this many times, keep the best")
+    ap.add_argument("--repeat", type=int, default=1, help="alternate graph and loop runs this many times")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="extra NODE.PARAM=VALUE for the graph")
     ap.add_argument("--skip-sequential", action="store_true", help="no sequential baseline")
     ap.add_argument("--json", type=Path, help="write every figure here")
