@@ -52,8 +52,8 @@ class Track(Node):
             "... whose mean score is at least this (the track's score on that frame)."))
         pose_keypoint_score: float = Field(0.3, ge=0, le=1, description="A keypoint is confident from this score.")
         appearance_veto: float = Field(0.6, ge=0, le=1, description=(
-            "With `image` wired: a box continued from a pose whose colours are farther than this "
-            "(Bhattacharyya distance, 0 same, 1 disjoint) from the person's is someone else: refused."))
+            "With `image` wired: a detection or a box continued from a pose whose colours are farther than "
+            "this (Bhattacharyya distance, 0 same, 1 disjoint) from the person's is someone else: refused."))
         reid_distance: float = Field(0.4, ge=0, le=1, description=(
             "With `image` wired: a new confident detection this close to a lost person's colours gets their id back."))
         reid_buffer: int = Field(150, ge=0, description=(
