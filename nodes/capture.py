@@ -18,6 +18,10 @@ Decisions (also in the params' descriptions):
 - **timestamps**: files and folders give their position in the file (seconds, still
   increasing across ``loop`` restarts); live sources give ``time.monotonic()`` taken just
   after the grab.
+- **segments** (``self.segment``, and ``Image.segment``): every photo of a folder is a
+  segment of its own (photos do not continue each other); a video or stream is one
+  segment until it breaks: a ``loop`` restart or a reconnect starts the next one, so
+  trackers, smoothers and counters downstream start afresh there.
 - **reconnect**: when a camera, URL or pipeline stops delivering, ``process()`` reopens
   it, waiting ``reconnect_backoff`` seconds, doubling each attempt (at most 30 s), and
   logs a warning per attempt on the ``rtpose.capture`` logger. After
@@ -40,6 +44,7 @@ from rtpose.capture import (
     CaptureSettings,
     Frame,
     FrameReader,
+    SourceKind,
     SourceSpec,
     open_reader,
     parse_source,
@@ -115,6 +120,7 @@ class Capture(Node):
         self.spec = parse_source(p.source)
         self._stop.clear()
         self._offset, self._last_ts = 0.0, -math.inf
+        self.segment = 0
         self._reader = open_reader(self.spec, self._settings())
         stream = self.spec.kind.is_stream
         if p.realtime and stream:
@@ -133,7 +139,9 @@ class Capture(Node):
                 return None
             if frame is None:
                 return None
-            return {"image": Image(frame.pixels, self._timestamp(frame), self._source_name)}
+            if self.spec.kind is SourceKind.FOLDER:
+                self.segment += 1
+            return {"image": Image(frame.pixels, self._timestamp(frame), self._source_name, self.segment)}
 
     def close(self) -> None:
         self._stop.set()
@@ -166,6 +174,7 @@ class Capture(Node):
         if not self.params.loop or self._last_ts == -math.inf:
             return None
         self._offset = self._last_ts + 1.0 / self._file_fps()
+        self.segment += 1
         self._reader.restart()
         return self._reader.read()
 
@@ -181,6 +190,7 @@ class Capture(Node):
         if reopened is None:
             return None
         self._reader, frame = reopened
+        self.segment += 1
         return frame
 
     def _timestamp(self, frame: Frame) -> float:

@@ -10,7 +10,11 @@ Formats (floats rounded: 2 decimals for pixel coordinates and sizes, 4 for score
 - JSON Lines, one object per frame, also for frames without people::
 
     {"frame": 0, "timestamp": 0.0, "people": [{"track_id": 3, "bbox": [x, y, w, h],
-     "score": 0.91, "keypoints": [[x, y, score], ... 17]}]}
+     "score": 0.91, "schema": "coco17", "keypoints": [[x, y, score], ... 17]}]}
+
+  ``schema`` names the keypoint schema (:mod:`rtpose.schemas`), which gives the number and
+  meaning of the keypoints. Each of the poses' per-person ``attributes`` (handedness, 3D
+  keypoints, rep counts ...) is one more field of the person, arrays as nested lists.
 
 - CSV, one row per person per frame (frames without people write no row): ``frame,
   timestamp, track_id, bbox_x, bbox_y, bbox_w, bbox_h, score`` then ``<name>_x,
@@ -27,6 +31,7 @@ import math
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from rtpose.api import COCO_KEYPOINTS, Image, Node, Params, Poses, register_node
@@ -74,9 +79,27 @@ def people_records(poses: Poses) -> list[dict[str, Any]]:
             "track_id": int(poses.track_ids[i]),
             "bbox": [_num(x1, 2), _num(y1, 2), _num(x2 - x1, 2), _num(y2 - y1, 2)],
             "score": _num(poses.scores[i], 4),
+            "schema": poses.schema.name,
             "keypoints": [[_num(x, 2), _num(y, 2), _num(s, 4)] for x, y, s in poses.keypoints[i]],
-        })
+        } | {key: _jsonable(values[i]) for key, values in poses.attributes.items()})
     return people
+
+
+def _jsonable(value: Any) -> Any:
+    """A per-person attribute as JSON: arrays and numpy scalars to lists and numbers (4 decimals)."""
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _num(value, 4)
+    return value
 
 
 def frame_record(frame: int, timestamp: float, poses: Poses) -> dict[str, Any]:

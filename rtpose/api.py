@@ -12,6 +12,7 @@
 from rtpose.errors import ModelError, ModelNotFound, RtposeError, SourceError
 from rtpose.node import FrameInfo, Node, NoParams, Params
 from rtpose.plugins import register_node
+from rtpose.schemas import COCO17, KeypointSchema, get_schema, register_schema
 from rtpose.types import (
     COCO_FLIP_PAIRS,
     COCO_KEYPOINTS,
@@ -24,7 +25,7 @@ from rtpose.types import (
 )
 
 __all__ = [
-    "COCO_FLIP_PAIRS", "COCO_KEYPOINTS", "COCO_SIGMAS", "COCO_SKELETON",
-    "Detections", "FrameInfo", "Image", "ModelError", "ModelNotFound", "Node", "NoParams", "Params",
-    "Poses", "RtposeError", "SourceError", "Tracks", "register_node",
+    "COCO17", "COCO_FLIP_PAIRS", "COCO_KEYPOINTS", "COCO_SIGMAS", "COCO_SKELETON",
+    "Detections", "FrameInfo", "Image", "KeypointSchema", "ModelError", "ModelNotFound", "Node", "NoParams",
+    "Params", "Poses", "RtposeError", "SourceError", "Tracks", "get_schema", "register_node", "register_schema",
 ]

@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict
 @dataclass(frozen=True)
 class FrameInfo:
     """Which frame a node is processing: its source, its index there (frames read by the source,
-    so frames dropped on a live source leave gaps) and when it was captured (``time.monotonic()``)."""
+    so frames dropped on a live source leave gaps), when it was captured (``time.monotonic()``)
+    and its segment (frames of one segment continue each other; see ``Node.reset``)."""
 
     source: str
     index: int
     captured: float
+    segment: int = 0
 
 
 class NoParams(BaseModel):
@@ -59,9 +61,18 @@ class Node:
     - ``pace_fps``: when set, the runtime emits at most this many frames a second
       (a file played "in real time" to imitate a camera).
     - ``frame_count``: frames the source will deliver, when known (for progress bars).
+    - ``segment``: read after every ``process()``: the run of continuous frames the frame
+      just returned belongs to. A source changes it at every break (a loop, a seek, a
+      reconnect) and for every frame that stands alone (each photo of a folder).
 
     The runtime sets ``frame`` (a :class:`FrameInfo`) before each ``process()`` of a node
     with inputs, so a node can say which frame it wrote (e.g. the keypoint writer).
+
+    **Memory of earlier frames.** A node that remembers earlier frames (a tracker, a
+    smoother, a counter) forgets it in ``reset()``; the runtime calls it before the first
+    frame of every new segment, and back-edge inputs are ``None`` on that frame, as on the
+    very first one. That one method is all a plugin needs to be right on photos and at the
+    breaks of a video.
     """
 
     inputs: ClassVar[dict[str, type]] = {}
@@ -75,6 +86,7 @@ class Node:
     live: bool = False
     pace_fps: float | None = None
     frame_count: int | None = None
+    segment: int = 0
     frame: FrameInfo | None = None
 
     def __init__(self, name: str, params: BaseModel) -> None:
@@ -92,6 +104,10 @@ class Node:
         ``None`` when the stream has ended.
         """
         raise NotImplementedError(f"node type {self.type_name!r} does not implement process()")
+
+    def reset(self) -> None:
+        """Forget everything remembered from earlier frames: the next frame starts a new segment
+        (a photo, or the first frame after a video looped, seeked or reconnected)."""
 
     def close(self) -> None:
         """Release resources. Called once, also after an error or a stop."""

@@ -8,30 +8,18 @@ All arrays are numpy, so heavy work on them releases the GIL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
 
 import numpy as np
 
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-"""The 17 COCO body keypoints, in the order every body model here outputs them."""
+from rtpose.schemas import COCO17, KeypointSchema
 
-COCO_SKELETON: tuple[tuple[int, int], ...] = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
-    (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)
-"""Limbs as pairs of keypoint indices (the COCO dataset's own skeleton, 0-based)."""
-
-COCO_FLIP_PAIRS: tuple[tuple[int, int], ...] = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
-
-COCO_SIGMAS: np.ndarray = np.array(
-    [0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
-     0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089], dtype=np.float32)
-"""Per-keypoint OKS sigmas from the COCO keypoint evaluation."""
+COCO_KEYPOINTS: tuple[str, ...] = COCO17.keypoints
+"""The 17 COCO body keypoints (the ``coco17`` schema's names)."""
+COCO_SKELETON: tuple[tuple[int, int], ...] = COCO17.skeleton
+COCO_FLIP_PAIRS: tuple[tuple[int, int], ...] = COCO17.flip_pairs
+COCO_SIGMAS: np.ndarray = COCO17.oks_sigmas()
 
 
 @dataclass(frozen=True)
@@ -40,11 +28,15 @@ class Image:
 
     ``pixels`` is HxWx3 uint8 BGR (OpenCV's order). ``timestamp`` is in seconds:
     the position in the file for files, the monotonic capture time for live sources.
+    ``segment`` numbers the source's runs of continuous frames: it changes at every break
+    (a video that loops or seeks, a stream that reconnects) and on every photo of a folder,
+    so frames of one segment continue each other and frames of two never do.
     """
 
     pixels: np.ndarray
     timestamp: float
     source: str = ""
+    segment: int = 0
 
     @property
     def width(self) -> int:
@@ -101,13 +93,41 @@ class Tracks(Detections):
 
 @dataclass
 class Poses(Tracks):
-    """Tracked people with keypoints: ``keypoints`` is (N, K, 3) float32 ``x, y, score``."""
+    """Tracked people with keypoints.
 
-    keypoints: np.ndarray = field(default_factory=lambda: np.zeros((0, len(COCO_KEYPOINTS), 3), np.float32))
-    keypoint_names: tuple[str, ...] = COCO_KEYPOINTS
+    ``keypoints`` is (N, K, 3) float32 ``x, y, score`` in image pixels, where K and the
+    meaning of each keypoint come from ``schema``. ``attributes`` holds further per-person
+    values, each a sequence of length N (e.g. ``handedness``, ``keypoints_3d``, ``reps``):
+    export writes them as fields of each person, and :meth:`take` keeps them aligned.
+    """
+
+    keypoints: np.ndarray = field(default_factory=lambda: np.zeros((0, len(COCO17), 3), np.float32))
+    schema: KeypointSchema = COCO17
+    attributes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.keypoints = np.asarray(self.keypoints, np.float32).reshape(-1, len(self.keypoint_names), 3)
+        self.keypoints = np.asarray(self.keypoints, np.float32).reshape(-1, len(self.schema), 3)
         if len(self.keypoints) != len(self.boxes):
             raise ValueError(f"Poses: {len(self.keypoints)} keypoint sets for {len(self.boxes)} boxes")
+        for key, values in self.attributes.items():
+            if len(values) != len(self.boxes):
+                raise ValueError(f"Poses: attribute {key!r} has {len(values)} values for {len(self.boxes)} people")
+
+    @property
+    def keypoint_names(self) -> tuple[str, ...]:
+        return self.schema.keypoints
+
+    def take(self, indices: Sequence[int] | np.ndarray) -> Poses:
+        """The people at ``indices`` (in that order), every array and attribute alike."""
+        idx = np.asarray(indices, np.int64).reshape(-1)
+        return replace(
+            self, boxes=self.boxes[idx], scores=self.scores[idx], class_ids=self.class_ids[idx],
+            track_ids=self.track_ids[idx], keypoints=self.keypoints[idx],
+            attributes={k: _take(v, idx) for k, v in self.attributes.items()})
+
+
+def _take(values: Any, idx: np.ndarray) -> Any:
+    if isinstance(values, np.ndarray):
+        return values[idx]
+    return [values[i] for i in idx]

@@ -51,7 +51,7 @@ def test_jsonl_one_object_per_frame_with_exact_schema(tmp_path: Path) -> None:
     first = records[0]
     assert set(first) == {"frame", "timestamp", "people"}
     person = first["people"][0]
-    assert set(person) == {"track_id", "bbox", "score", "keypoints"}
+    assert set(person) == {"track_id", "bbox", "score", "schema", "keypoints"}
     assert person["track_id"] == 7
     assert person["bbox"] == [10.0, 20.0, 100.5, 200.25]  # x, y, w, h
     assert person["score"] == 0.9877
@@ -110,3 +110,17 @@ def test_flush_every_writes_to_disk_before_close(tmp_path: Path) -> None:
         assert len(path.read_text().splitlines()) == 2
     finally:
         node.close()
+
+
+def test_each_person_names_its_schema_and_carries_its_attributes() -> None:
+    from rtpose_nodes.export import frame_record
+
+    kps = np.zeros((2, 17, 3), np.float32)
+    poses = Poses(boxes=[[0, 0, 10, 20], [5, 5, 15, 25]], scores=[0.9, 0.8], class_ids=[0, 0], track_ids=[1, 2],
+                  keypoints=kps, attributes={"reps": [{"jump": 3}, {"jump": np.int64(5)}],
+                                             "keypoints_3d": np.full((2, 17, 3), 0.123456, np.float32)})
+    people = frame_record(0, 0.0, poses)["people"]
+    assert [p["schema"] for p in people] == ["coco17", "coco17"]
+    assert people[1]["reps"] == {"jump": 5}
+    assert people[0]["keypoints_3d"][16] == [0.1235, 0.1235, 0.1235]
+    json.dumps(people)

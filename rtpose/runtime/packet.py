@@ -20,7 +20,8 @@ class Packet:
     """A value for one frame. ``end`` packets carry no value and close the edge.
 
     ``index`` counts the frames read by ``source`` (so frames dropped at the source
-    leave gaps); ``captured`` is when the frame left the source; ``spans`` is every
+    leave gaps); ``segment`` is the source's run of continuous frames the frame belongs to
+    (see :attr:`rtpose.types.Image.segment`); ``captured`` is when the frame left the source; ``spans`` is every
     node the frame's data passed through on the way here.
     """
 
@@ -30,6 +31,7 @@ class Packet:
     value: Any = None
     spans: tuple[Span, ...] = field(default=())
     end: bool = False
+    segment: int = 0
 
 
 def end_of_stream(source: str) -> Packet:

@@ -256,7 +256,7 @@ class GraphRunner:
                     self.metrics.source_dropped(name)
                     continue
                 self.metrics.processed(name, name, index - 1, end, start, end)
-                self._emit(name, name, index - 1, end, (Span(name, start, end),), outputs)
+                self._emit(name, name, index - 1, end, (Span(name, start, end),), outputs, node.segment)
                 emitted += 1
                 if self.max_frames is not None and emitted >= self.max_frames:
                     break
@@ -268,6 +268,7 @@ class GraphRunner:
         back_ports = {port: slot for (consumer, port), slot in self._back_slots.items() if consumer == name}
         unconnected = {port: None for port in type(node).optional_inputs if port not in self.graph.nodes[name].inputs}
         previous_index: int | None = None
+        previous_segment: int | None = None
         try:
             while not self._stop.is_set():
                 joined = inbox.get(WAIT_SLICE)
@@ -279,18 +280,22 @@ class GraphRunner:
                 self.metrics.received(name)
                 inputs = {port: packet.value for port, packet in joined.items()} | unconnected
                 lost = self._lost[first.source]
+                new_segment = previous_segment is not None and first.segment != previous_segment
+                if new_segment:
+                    node.reset()
+                    previous_index = None  # what was fed back belongs to the old segment
                 for port, slot in back_ports.items():
                     fed_back = slot.wait_for(previous_index, lost.__contains__, BACK_EDGE_TIMEOUT)
                     inputs[port] = fed_back.value if fed_back is not None else None
-                node.frame = FrameInfo(first.source, first.index, first.captured)
+                node.frame = FrameInfo(first.source, first.index, first.captured, first.segment)
                 start = time.monotonic()
                 outputs = node.process(**inputs)
                 end = time.monotonic()
                 self._check_outputs(name, node, outputs)
                 spans = _merge_spans(joined.values()) + (Span(name, start, end),)
                 self.metrics.processed(name, first.source, first.index, first.captured, start, end)
-                self._emit(name, first.source, first.index, first.captured, spans, outputs or {})
-                previous_index = first.index
+                self._emit(name, first.source, first.index, first.captured, spans, outputs or {}, first.segment)
+                previous_index, previous_segment = first.index, first.segment
         finally:
             self._emit_end(name)
 
@@ -305,10 +310,11 @@ class GraphRunner:
                             f"{sorted(declared)}, got {given}")
 
     def _emit(self, producer: str, source: str, index: int, captured: float,
-              spans: tuple[Span, ...], outputs: dict[str, Any]) -> None:
+              spans: tuple[Span, ...], outputs: dict[str, Any], segment: int) -> None:
         limiter = self._limiters.get(source)
         for edge in self._out_edges[producer]:
-            packet = Packet(source=source, index=index, captured=captured, value=outputs[edge.output], spans=spans)
+            packet = Packet(source=source, index=index, captured=captured, value=outputs[edge.output], spans=spans,
+                            segment=segment)
             if edge.back_edge:
                 self._back_slots[(edge.consumer, edge.input)].put(packet)
                 continue

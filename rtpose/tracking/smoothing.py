@@ -312,7 +312,8 @@ class PoseSmoother:
             out[rows] = self._engine.update(slots, keypoints[rows], scales, dts)
         self._forget()
         return Poses(boxes=poses.boxes, scores=poses.scores, class_ids=poses.class_ids,
-                     track_ids=poses.track_ids, keypoints=out, keypoint_names=poses.keypoint_names)
+                     track_ids=poses.track_ids, keypoints=out, schema=poses.schema,
+                     attributes=poses.attributes)
 
     def _slots_and_dts(self, track_ids: list[int], timestamp: float | None) -> tuple[np.ndarray, np.ndarray]:
         """Each track's filter slot (new tracks get a fresh one) and its time since last seen."""

@@ -164,3 +164,25 @@ class SyntheticOptional(Node):
     def process(self, image: Image, hint: Detections | None) -> dict:
         SyntheticOptional.seen[self.name].append(hint is not None)
         return {"image": image}
+
+
+@register_node("synthetic_memory")
+class SyntheticMemory(Node):
+    """Counts the frames since its last ``reset()``; records (segment, count, fed back?) per frame."""
+
+    inputs = {"image": Image, "previous": Image}
+    optional_inputs = frozenset({"previous"})
+    outputs = {"image": Image}
+    seen: ClassVar[dict[str, list[tuple[int, int, bool]]]] = {}
+
+    def open(self) -> None:
+        SyntheticMemory.seen[self.name] = []
+        self.count = 0
+
+    def reset(self) -> None:
+        self.count = 0
+
+    def process(self, image: Image, previous: Image | None) -> dict:
+        self.count += 1
+        SyntheticMemory.seen[self.name].append((image.segment, self.count, previous is not None))
+        return {"image": image}
