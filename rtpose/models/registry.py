@@ -56,7 +56,7 @@ class ModelSpec:
 
     name: str
     url: str
-    kind: Literal["detector", "pose"]
+    kind: str  # detector, pose, hand_landmarks, palm_detector, face_landmarks, bottomup, pose3d, ...
     format: Literal["onnx", "pth"]
     input_size: tuple[int, int]  # (height, width)
     preprocess: Preprocess

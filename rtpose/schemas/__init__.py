@@ -1,0 +1,13 @@
+"""Keypoint schemas: how many keypoints a pose has, what they are called and how they connect.
+
+A :class:`KeypointSchema` rides on every :class:`~rtpose.types.Poses`. Drawing, export, OKS,
+smoothing and validation read it, so a new model family (hands, face, whole-body, 3D) is a
+model wrapper, a node and, where needed, a schema module here; nothing else knows a keypoint
+count. Each built-in schema lives in its own module and registers itself when imported
+below; plugins register theirs with :func:`register_schema`.
+"""
+
+from rtpose.schemas.base import KeypointSchema, get_schema, register_schema, schema_names
+from rtpose.schemas.coco import COCO17
+
+__all__ = ["COCO17", "KeypointSchema", "get_schema", "register_schema", "schema_names"]
