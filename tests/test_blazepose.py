@@ -17,16 +17,7 @@ import pytest
 
 from rtpose.models.blazepose import BlazePoseLandmarks, blazepose33_to_h36m17, body_region
 from rtpose.models.heatmap import TopDownPoseEstimator
-
-
-def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Mean joint error after the best similarity transform of ``pred`` onto ``gt``."""
-    p, g = pred - pred.mean(0), gt - gt.mean(0)
-    u, s, vt = np.linalg.svd(p.T @ g)
-    if np.linalg.det(u @ vt) < 0:
-        u[:, -1] *= -1
-        s[-1] *= -1
-    return float(np.linalg.norm(s.sum() / (p ** 2).sum() * p @ (u @ vt) - g, axis=1).mean())
+from rtpose.tracking.evaluate3d import pa_mpjpe
 
 
 @pytest.fixture(scope="module")
