@@ -112,3 +112,30 @@ def test_coco_to_h36m_mapping() -> None:
     assert h36m[11, 0] == 120 and h36m[14, 0] == 80  # left shoulder 11, right shoulder 14
     assert h36m[10, 1] < h36m[9, 1] < h36m[8, 1]  # head above the nose above the thorax
     assert vp.normalize_screen(np.array([[0, 0], [640, 480]]), 640, 480).tolist() == [[-1, -0.75], [1, 0.75]]
+
+
+def test_lift3d_node_lifts_each_track_from_its_own_history(tmp_path: Path) -> None:
+    from rtpose.api import Image, Poses
+    from rtpose_nodes.lift3d import Lift3d, Lift3dParams
+
+    model = small(27, causal=True)
+    path = tmp_path / "causal.bin"
+    torch.save({"model_pos": model.state_dict()}, path)
+    node = Lift3d("lift", Lift3dParams(checkpoint=str(path), receptive_field=27, causal=True, channels=64))
+    node.open()
+    rng = np.random.default_rng(1)
+    walk = {1: rng.uniform(100, 500, (35, 17, 2)), 2: rng.uniform(100, 500, (35, 17, 2))}
+    image = Image(np.zeros((480, 640, 3), np.uint8), 0.0)
+    outputs = []
+    for t in range(35):
+        kps = np.concatenate([np.stack([walk[1][t], walk[2][t]]), np.ones((2, 17, 1))], axis=2)
+        poses = Poses(boxes=[[0, 0, 1, 1]] * 2, scores=[1, 1], class_ids=[0, 0], track_ids=[1, 2], keypoints=kps)
+        outputs.append(node.process(image=image, poses=poses)["poses"])
+    for tid, row in ((1, 0), (2, 1)):  # each frame's 3D is the lift of that track's frames up to it
+        expected = vp.lift(model, walk[tid], 640, 480)
+        for t in (0, 10, 34):
+            np.testing.assert_allclose(outputs[t].attributes["keypoints_3d"][row], expected[t], atol=1e-4)
+    assert outputs[-1].attributes["schema_3d"] == ["h36m17", "h36m17"] and outputs[-1].attributes["lag_frames"] == [0, 0]
+    node.reset()
+    fresh = node.process(image=image, poses=poses)["poses"].attributes["keypoints_3d"]
+    np.testing.assert_allclose(fresh[0], vp.lift(model, walk[1][34:], 640, 480)[0], atol=1e-4)

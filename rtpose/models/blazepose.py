@@ -107,7 +107,9 @@ class BlazePoseLandmarks:
         except StopIteration:
             raise ModelError(f"{self.path}: no BlazePose GHUM outputs ([1,195] landmarks, [1,117] world landmarks, "
                              f"[1,1] presence) among {names}") from None
-        self.batched = static_dim(shape, 0) != 1 or self.backend.free_batch_axis()
+        # MediaPipe's file pins batch 1 and its segmentation head's Reshape really needs it (freeing the
+        # axis fails the batch check), so people run one at a time unless the model says otherwise
+        self.batched = static_dim(shape, 0) != 1
 
     def __call__(self, image_bgr: np.ndarray, keypoints: np.ndarray, boxes: np.ndarray) -> BodyLandmarks:
         regions = [body_region(kp, box) for kp, box in zip(keypoints, boxes)]
