@@ -13,7 +13,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from rtpose.types import COCO_SKELETON, Poses
+from rtpose.schemas import KeypointSchema
+from rtpose.types import Poses
 from rtpose.viz import colors
 
 _SHIFT = 4
@@ -68,7 +69,7 @@ def draw_poses(image_bgr: np.ndarray, poses: Poses, kpt_threshold: float = 0.3, 
         if draw_boxes:
             _draw_box(canvas, poses.boxes[i], color, style)
         if i < len(poses.keypoints):
-            _draw_skeleton(canvas, poses.keypoints[i], kpt_threshold, style)
+            _draw_skeleton(canvas, poses.keypoints[i], poses.schema, kpt_threshold, style)
     if draw_ids:
         taken: list[Rect] = [tuple(map(float, r)) for r in keep_out]  # type: ignore[misc]
         for i in range(len(poses)):
@@ -97,20 +98,27 @@ def _visible(keypoints: np.ndarray, threshold: float) -> list[bool]:
     return (finite & (np.nan_to_num(keypoints[:, 2], nan=-1.0) >= threshold)).tolist()
 
 
-def _draw_skeleton(canvas: np.ndarray, keypoints: np.ndarray, threshold: float, style: Style) -> None:
-    """Limbs first, joints on top, so joint dots stay readable where limbs meet."""
+def _draw_skeleton(canvas: np.ndarray, keypoints: np.ndarray, schema: KeypointSchema, threshold: float,
+                   style: Style) -> None:
+    """Limbs first, joints on top, so joint dots stay readable where limbs meet.
+
+    Limbs and colours come from the schema (:func:`colors.schema_paint`). Hands get smaller
+    dots than the body; faces are contour lines, thinner and without dots, so a whole-body
+    person stays readable at 720p.
+    """
+    paint = colors.schema_paint(schema)
     visible = _visible(keypoints, threshold)
     pts = _fixed_points(keypoints[:, :2])
     n = len(pts)
-    for (a, b), color in zip(COCO_SKELETON, colors.LIMB_COLORS):
+    widths = {"body": style.line, "hand": style.line, "face": max(1, style.line // 2)}
+    for (a, b), color, part in zip(schema.skeleton, paint.limb_colors, paint.limb_parts):
         if a < n and b < n and visible[a] and visible[b]:
-            cv2.line(canvas, pts[a], pts[b], color, style.line, cv2.LINE_AA, _SHIFT)
-    kpt_colors = colors.KEYPOINT_COLORS
-    radius = style.radius * _SCALE
+            cv2.line(canvas, pts[a], pts[b], color, widths[part], cv2.LINE_AA, _SHIFT)
+    radii = {"body": style.radius * _SCALE, "hand": max(1, style.radius * 2 // 3) * _SCALE, "face": 0}
     for k in range(n):
-        if visible[k]:
-            color = kpt_colors[k] if k < len(kpt_colors) else colors.CENTRE
-            cv2.circle(canvas, pts[k], radius, color, -1, cv2.LINE_AA, _SHIFT)
+        radius = radii[paint.keypoint_parts[k]]
+        if visible[k] and radius:
+            cv2.circle(canvas, pts[k], radius, paint.keypoint_colors[k], -1, cv2.LINE_AA, _SHIFT)
 
 
 def _draw_box(canvas: np.ndarray, box: np.ndarray, color: colors.BGR, style: Style) -> None:
