@@ -108,9 +108,9 @@ FACE468 = KeypointSchema(
 
 FACE468_TO_FACE68: tuple[int, ...] = (
     # jaw, subject's right ear -> chin -> left ear (along the face oval)
-    127, 234, 93, 132, 58, 172, 136, 150, 152, 379, 365, 397, 288, 361, 323, 454, 356,
-    # right brow (outer -> inner), left brow (inner -> outer): the brows' lower edge
-    70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
+    127, 234, 93, 132, 172, 136, 149, 148, 152, 377, 378, 365, 397, 361, 323, 454, 356,
+    # right brow (outer -> inner), left brow (inner -> outer): along the brows' middle
+    46, 53, 52, 65, 55, 285, 295, 282, 283, 276,
     # nose bridge (top -> tip), nostrils (right -> left)
     168, 197, 5, 4, 75, 97, 2, 326, 305,
     # right eye: outer corner, upper lid x2, inner corner, lower lid x2; left eye: inner corner first
