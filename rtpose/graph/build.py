@@ -312,8 +312,8 @@ def _check_schemas(entries: dict[str, NodeEntry], order: list[str], problems: _P
 
     A node declares what its inputs need with ``input_schemas = {"poses": "coco17"}`` (a name or
     a tuple of names). Outputs give what their node declares; a ``Poses`` output that declares
-    nothing passes on the schema of the node's one ``Poses`` input (smoothers, filters), else it
-    is unknown and not checked.
+    nothing passes on the schema of its node's one ``Poses`` input (smoothers, filters: a node
+    that changes the schema must declare it), else it is unknown and not checked.
     """
     from rtpose.types import Poses
 
@@ -322,8 +322,8 @@ def _check_schemas(entries: dict[str, NodeEntry], order: list[str], problems: _P
         entry = entries[name]
         declared = declared_output_schemas(entry)
         needs = getattr(entry.cls, "input_schemas", {}) or {}
-        pose_inputs = [e for port, e in entry.inputs.items()
-                       if not e.back_edge and _is_poses(entry.cls.inputs.get(port), Poses)]
+        pose_ports = [port for port, kind in entry.cls.inputs.items() if _is_poses(kind, Poses)]
+        pose_inputs = [entry.inputs[port] for port in pose_ports if port in entry.inputs]
         for port, edge in entry.inputs.items():
             schema = given.get((edge.producer, edge.output))
             wanted = needs.get(port)
@@ -337,7 +337,7 @@ def _check_schemas(entries: dict[str, NodeEntry], order: list[str], problems: _P
         for port, out_type in entry.cls.outputs.items():
             if port in declared:
                 given[(name, port)] = declared[port]
-            elif _is_poses(out_type, Poses) and len(pose_inputs) == 1:
+            elif _is_poses(out_type, Poses) and len(pose_ports) == 1 and pose_inputs and not pose_inputs[0].back_edge:
                 passed = given.get((pose_inputs[0].producer, pose_inputs[0].output))
                 if passed is not None:
                     given[(name, port)] = passed
