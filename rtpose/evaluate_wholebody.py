@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 
 from rtpose.schemas.wholebody import BODY, FACE, FEET, LEFT_HAND, RIGHT_HAND
+from rtpose.types import Image, Tracks
 
 PARTS: dict[str, tuple[slice, ...]] = {"body": (BODY,), "feet": (FEET,), "face": (FACE,),
                                        "hands": (LEFT_HAND, RIGHT_HAND)}
@@ -74,3 +77,26 @@ def part_pck(predicted: list[np.ndarray], images: list[WholeBodyImage], alpha: f
                     counts[name][0] += int((seen & close & (out[:, 2] > min_score)).sum())
                     counts[name][1] += int(seen.sum())
     return {name: (c[0], c[1]) for name, c in counts.items()}
+
+
+def wholebody_on_images(images: list[WholeBodyImage], pose: Any, face: Any, merge: Any,
+                        hands: Any | None = None) -> list[np.ndarray]:
+    """The 133 points of every annotated person, the way webcam_wholebody.yaml makes them, but on
+    the ground-truth person boxes: opened ``pose``, ``face_landmarks``, ``wholebody`` and (optional)
+    ``hand_landmarks`` nodes. People get track ids 0..N-1, as a tracker would give them."""
+    predicted = []
+    for image in images:
+        pixels = cv2.imread(str(image.path))
+        if pixels is None:
+            raise FileNotFoundError(f"cannot read {image.path}")
+        frame = Image(pixels, 0.0, str(image.path))
+        people = Tracks(boxes=image.boxes, scores=np.ones(len(image.boxes)), class_ids=np.zeros(len(image.boxes)),
+                        track_ids=np.arange(len(image.boxes)))
+        body = pose.process(frame, people)["poses"]
+        faces = face.process(frame, body)["poses"]
+        found_hands = None
+        if hands is not None:
+            hands.reset()  # every photo is its own segment
+            found_hands = hands.process(frame, None, body)["poses"]
+        predicted.append(merge.process(body, found_hands, faces)["poses"].keypoints)
+    return predicted
