@@ -31,6 +31,8 @@ FACE_WIDTH_PER_EYE_DISTANCE = 2.2
 """A face is about this many eye distances wide (eye centre to eye centre, seen from the front)."""
 FACE_WIDTH_PER_EAR_TO_NOSE = 1.3
 """Seen from the side, a face is about this many ear-to-nose distances wide."""
+MAX_TURN = 2.5
+"""A face turned aside shows its eyes closer together, by up to about this factor before one hides."""
 CENTRE_BELOW_EYES = 0.25
 """The face's centre lies this many face widths below the eyes' midpoint (towards the mouth)."""
 REGION_SCALE = 1.9
@@ -59,7 +61,10 @@ def face_region(keypoints: np.ndarray, min_score: float = 0.3) -> Region | None:
     if not widths:  # one eye and the nose: their distance is about a quarter face
         other = NOSE if ok[NOSE] else next(k for k in range(5) if ok[k] and k not in eyes)
         widths.append(4.0 * float(np.linalg.norm(pts[eyes[0]] - pts[other])) if eyes else 8.0)
-    width = max(float(np.median(widths)), 8.0)  # the median: one misplaced ear must not blow the face up
+    width = float(np.median(widths))  # the median, and no more than a turned head allows: a misplaced ear
+    if ok[LEFT_EYE] and ok[RIGHT_EYE]:  # must not blow the face up
+        width = min(width, MAX_TURN * widths[0])
+    width = max(width, 8.0)
     rotation = 0.0
     if ok[LEFT_EYE] and ok[RIGHT_EYE]:  # the subject's right eye -> left eye points right on screen
         rotation = upright_rotation(pts[RIGHT_EYE], pts[LEFT_EYE], target=0.0)
