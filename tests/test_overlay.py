@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from rtpose.schemas import COCO17
 from rtpose.types import COCO_SKELETON, Poses
 from rtpose.viz import colors
 from rtpose.viz.overlay import Style, draw_hud, draw_poses
@@ -52,7 +53,7 @@ def test_hidden_keypoint_and_its_limbs_leave_pixels_unchanged() -> None:
 def test_visible_limb_colour_along_the_segment() -> None:
     out = draw_poses(blank(), person(), draw_boxes=False, draw_ids=False)
     limb = COCO_SKELETON.index((LEFT_ANKLE, LEFT_KNEE))
-    assert colors.LIMB_COLORS[limb] == colors.LEFT
+    assert colors.schema_paint(COCO17).limb_colors[limb] == colors.LEFT
     a, b = FIGURE[LEFT_KNEE], FIGURE[LEFT_ANKLE]
     for t in (0.25, 0.5, 0.75):
         assert near(out, *(a + t * (b - a)), colors.LEFT)

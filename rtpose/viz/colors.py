@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Literal
 
 from rtpose.schemas import KeypointSchema
-from rtpose.types import COCO_KEYPOINTS, COCO_SKELETON
+from rtpose.types import COCO_KEYPOINTS
 
 BGR = tuple[int, int, int]
 
@@ -52,12 +52,6 @@ def limb_color(a: int, b: int, names: tuple[str, ...] = COCO_KEYPOINTS) -> BGR:
 def _is_torso(name: str) -> bool:
     return name.endswith(("shoulder", "hip"))
 
-
-LIMB_COLORS: tuple[BGR, ...] = tuple(limb_color(a, b) for a, b in COCO_SKELETON)
-"""One colour per limb of :data:`rtpose.types.COCO_SKELETON`, in the same order."""
-
-KEYPOINT_COLORS: tuple[BGR, ...] = tuple(keypoint_color(n) for n in COCO_KEYPOINTS)
-"""One colour per COCO keypoint."""
 
 FINGER_COLORS: dict[str, BGR] = {
     "thumb": (60, 60, 255),     # red
