@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 BACKEND_NAMES: tuple[str, ...] = ("tensorrt", "torch", "onnxruntime")
 """Every backend name :func:`open_backend` accepts besides ``auto``."""
 
+TRITON_SCHEME = "triton://"
+"""``triton://HOST:PORT/MODEL``: a model served by a Triton server (see ``rtpose serve``)."""
 TENSORRT_SUFFIXES: tuple[str, ...] = (".engine", ".plan", ".trt")
 TORCHSCRIPT_SUFFIXES: tuple[str, ...] = (".pt", ".ts", ".torchscript", ".jit")
 
@@ -157,6 +159,11 @@ def open_backend(
         raise ModelError(f"unknown device {device!r}: use auto, cpu or cuda")
     if not isinstance(model, (str, Path)):
         return _open_module(model, backend, device, options)
+    if str(model).startswith(TRITON_SCHEME):
+        from rtpose.backends.triton import TritonBackend
+
+        address, _, name = str(model)[len(TRITON_SCHEME):].rpartition("/")
+        return TritonBackend(address, name, **options)
 
     path = Path(model).expanduser()
     if not path.is_file():
