@@ -1,0 +1,143 @@
+"""Hands: accuracy on the shared hand images and cost per hand on this CPU.
+
+    python benchmarks/hands_accuracy.py                 # both landmark models, both datasets
+    python benchmarks/hands_accuracy.py --json out.json --repeats 30
+
+Rows, each against the images' ground truth (rtpose.models.hand_accuracy: PCK@0.2 of the hand
+box, share of hands found):
+
+- ``gt box, one crop``: the ground-truth box as an upright square crop (1.6x its longer side),
+  one landmark run: the baseline of ../shared/README.md (0.63 on FreiHAND with the full model);
+- ``gt box + re-crop``: then MediaPipe's landmark-to-ROI step (rotated upright) and a second run;
+- ``gt box, 4 turns + re-crop``: the crop turned by 0/90/180/270 degrees, the most present kept, then
+  re-cropped: what an upright crop is worth when nothing says which way the hand points;
+- ``webcam_hands.yaml``: the graph itself (palm detector -> hand landmarks), headless on the image
+  folder, through its JSONL export.
+
+Cost: the landmark model per hand crop (pre + inference + post, median of ``--repeats``), the palm
+detector per frame, with one inference thread and with the default threads; the graph's per-node
+p50 comes from its own metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _clip import REPO, shared_dir  # noqa: E402
+from _run import run_timed  # noqa: E402
+
+from rtpose.cli import prepare_graph  # noqa: E402
+from rtpose.models.hand import HandLandmarker, box_region, landmarks_region  # noqa: E402
+from rtpose.models.hand_accuracy import HandScore, load_coco_hands  # noqa: E402
+from rtpose.models.palm import PalmDetector  # noqa: E402
+
+GRAPH = REPO / "graphs/webcam_hands.yaml"
+DATASETS = {"freihand": "freihand/test_freihand.json", "onehand10k": "onehand10k/test_onehand10k.json"}
+TURNS = (0.0, np.pi / 2, np.pi, -np.pi / 2)
+
+
+def gt_box_rows(landmarker: HandLandmarker, folder: Path, annotations: Path) -> dict[str, dict[str, Any]]:
+    """The three ground-truth-box rows on one dataset (a hand counts as found when present >= 0.5)."""
+    scores = {"gt box, one crop": HandScore(), "gt box + re-crop": HandScore(), "gt box, 4 turns + re-crop": HandScore()}
+    for truth in load_coco_hands(annotations):
+        image = cv2.imread(str(folder / truth.file_name))
+        regions = [box_region(box) for box in truth.boxes]
+        first = landmarker(image, regions)
+        again = landmarker(image, [landmarks_region(p) for p in first.image])
+        turned = [max((landmarker(image, [replace(r, rotation=t)]) for t in TURNS), key=lambda f: f.presence[0])
+                  for r in regions]
+        turned_again = landmarker(image, [landmarks_region(t.image[0]) for t in turned])
+        for name, found in zip(scores, (first, again, turned_again)):
+            scores[name].add(truth, found.image[found.presence >= 0.5])
+    return {name: s.summary() for name, s in scores.items()}
+
+
+def graph_row(shared: Path, folder: Path, annotations: Path, landmark_model: Path) -> dict[str, Any]:
+    """webcam_hands.yaml headless on the image folder (copied without its json), scored from its export."""
+    with tempfile.TemporaryDirectory() as tmp:
+        images = Path(tmp) / "images"
+        shutil.copytree(folder, images, ignore=shutil.ignore_patterns("*.json"))
+        out = Path(tmp) / "hands.jsonl"
+        graph = prepare_graph(GRAPH, source=str(images), headless=True, export=out, overrides=[
+            f"palm.model={shared / 'models/hand/palm_detection_full.onnx'}", f"hands.model={landmark_model}"])
+        run = run_timed(graph)
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+    score = HandScore()
+    for record, truth in zip(records, load_coco_hands(annotations)):
+        score.add(truth, [p["keypoints"] for p in record["people"]])
+    nodes = run.runner.metrics.snapshot()
+    return score.summary() | {"palm_p50_ms": round(nodes["palm"]["p50_ms"], 1),
+                              "hands_p50_ms": round(nodes["hands"]["p50_ms"], 1)}
+
+
+def median_ms(fn: Any, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+def costs(shared: Path, repeats: int) -> dict[str, float]:
+    image = cv2.imread(str(shared / "data/onehand10k/784.jpg"))  # 960x540
+    region = box_region(np.array([51, 312, 427, 684]))
+    out: dict[str, float] = {}
+    for threads in (1, None):
+        opts = {"threads": threads} if threads else {}
+        label = "1 thread" if threads else "default threads"
+        for model in ("full", "lite"):
+            hand = HandLandmarker(shared / f"models/hand/hand_landmark_{model}.onnx", **opts)
+            out[f"hand_landmark_{model} per hand, {label} (ms)"] = median_ms(lambda: hand(image, [region]), repeats)
+            palm = PalmDetector(shared / f"models/hand/palm_detection_{model}.onnx", **opts)
+            out[f"palm_detection_{model} per frame, {label} (ms)"] = median_ms(lambda: palm(image), repeats)
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=20, help="timed runs per cost figure")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    shared = shared_dir()
+    console = Console()
+    table = Table(title="hands: PCK@0.2 of the hand box, hands found")
+    for column in ("model", "dataset", "path", "found", "PCK@0.2 (found)", "PCK@0.2 (all)"):
+        table.add_column(column)
+    figures: dict[str, Any] = {"accuracy": {}, "cost": {}}
+    for model in ("full", "lite"):
+        path = shared / f"models/hand/hand_landmark_{model}.onnx"
+        landmarker = HandLandmarker(path)
+        for name, rel in DATASETS.items():
+            annotations = shared / "data" / rel
+            rows = gt_box_rows(landmarker, annotations.parent, annotations)
+            rows["webcam_hands.yaml"] = graph_row(shared, annotations.parent, annotations, path)
+            figures["accuracy"][f"{model}/{name}"] = rows
+            for row, s in rows.items():
+                table.add_row(model, name, row, f"{s['found']}/{s['hands']}", f"{s['pck']:.3f}", f"{s['pck_all']:.3f}")
+    console.print(table)
+    figures["cost"] = costs(shared, args.repeats)
+    for key, value in figures["cost"].items():
+        console.print(f"{key}: {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
