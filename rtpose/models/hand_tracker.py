@@ -7,8 +7,9 @@ MediaPipe Hands' loop, for any number of hands and with bodies as a second sourc
 2. new regions come from the palm detector and/or from tracked bodies (forearm -> hand), unless a
    continued hand already covers them (the same body's same side, or an overlapping region);
 3. the landmark model runs on every region; a fresh region (not from landmarks) is cropped again
-   around what it found (one second pass: a region from a palm or a forearm is only roughly
-   upright, and an upright crop is what the model needs);
+   around what it found, whatever its presence (one second pass: a region from a palm or a forearm
+   is only roughly upright and sized, and an upright crop is what the model needs; a forearm's
+   first pass often says "no hand" with the points nearly right), and the better pass is kept;
 4. hands below the presence threshold are dropped (so they are re-detected next frame), duplicates
    of one hand found from two regions are merged, and the rest are remembered for the next frame.
 
@@ -128,8 +129,7 @@ class HandTracker:
         candidates = [*continued, *fresh][: max(self.max_hands, len(continued))]
         found = self.landmarker(image_bgr, [c.region for c in candidates])
         if self.second_pass:
-            again = [i for i, c in enumerate(candidates) if c.source != "landmarks"
-                     and found.presence[i] >= self.min_presence]
+            again = [i for i, c in enumerate(candidates) if c.source != "landmarks"]
             if again:
                 better = self.landmarker(image_bgr, [landmarks_region(found.image[i]) for i in again])
                 for j, i in enumerate(again):
