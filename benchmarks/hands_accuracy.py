@@ -2,9 +2,11 @@
 
     python benchmarks/hands_accuracy.py                 # both landmark models, both datasets
     python benchmarks/hands_accuracy.py --json out.json --repeats 30
+    python benchmarks/hands_accuracy.py --tflite DIR    # also time MediaPipe's .tflite files (LiteRT)
 
 Rows, each against the images' ground truth (rtpose.models.hand_accuracy: PCK@0.2 of the hand
-box, share of hands found):
+box, hands found; for the ground-truth boxes every crop is scored, and ``present`` counts the hands
+the model itself says are there, presence >= 0.5):
 
 - ``gt box, one crop``: the ground-truth box as an upright square crop (1.6x its longer side),
   one landmark run: the baseline of ../shared/README.md (0.63 on FreiHAND with the full model);
@@ -51,8 +53,11 @@ TURNS = (0.0, np.pi / 2, np.pi, -np.pi / 2)
 
 
 def gt_box_rows(landmarker: HandLandmarker, folder: Path, annotations: Path) -> dict[str, dict[str, Any]]:
-    """The three ground-truth-box rows on one dataset (a hand counts as found when present >= 0.5)."""
-    scores = {"gt box, one crop": HandScore(), "gt box + re-crop": HandScore(), "gt box, 4 turns + re-crop": HandScore()}
+    """The three ground-truth-box rows on one dataset: every crop scored (as ../shared/README.md does),
+    and ``present``: the hands the model itself says are there (presence >= 0.5)."""
+    names = ("gt box, one crop", "gt box + re-crop", "gt box, 4 turns + re-crop")
+    scores = {name: HandScore() for name in names}
+    present = dict.fromkeys(names, 0)
     for truth in load_coco_hands(annotations):
         image = cv2.imread(str(folder / truth.file_name))
         regions = [box_region(box) for box in truth.boxes]
@@ -61,9 +66,10 @@ def gt_box_rows(landmarker: HandLandmarker, folder: Path, annotations: Path) -> 
         turned = [max((landmarker(image, [replace(r, rotation=t)]) for t in TURNS), key=lambda f: f.presence[0])
                   for r in regions]
         turned_again = landmarker(image, [landmarks_region(t.image[0]) for t in turned])
-        for name, found in zip(scores, (first, again, turned_again)):
-            scores[name].add(truth, found.image[found.presence >= 0.5])
-    return {name: s.summary() for name, s in scores.items()}
+        for name, found in zip(names, (first, again, turned_again)):
+            scores[name].add(truth, found.image)
+            present[name] += int((found.presence >= 0.5).sum())
+    return {name: scores[name].summary() | {"present": present[name]} for name in names}
 
 
 def graph_row(shared: Path, folder: Path, annotations: Path, landmark_model: Path) -> dict[str, Any]:
@@ -94,18 +100,22 @@ def median_ms(fn: Any, repeats: int) -> float:
     return 1000 * float(np.median(times))
 
 
-def costs(shared: Path, repeats: int) -> dict[str, float]:
+def costs(shared: Path, repeats: int, tflite: Path | None = None) -> dict[str, float]:
+    """Milliseconds per hand crop and per palm frame; ``tflite``: a folder with MediaPipe's own
+    ``hand_landmark_*.tflite`` / ``palm_detection_*.tflite`` to time on LiteRT too."""
     image = cv2.imread(str(shared / "data/onehand10k/784.jpg"))  # 960x540
     region = box_region(np.array([51, 312, 427, 684]))
+    files = {"onnx": shared / "models/hand"} | ({"tflite": tflite} if tflite else {})
     out: dict[str, float] = {}
-    for threads in (1, None):
-        opts = {"threads": threads} if threads else {}
-        label = "1 thread" if threads else "default threads"
-        for model in ("full", "lite"):
-            hand = HandLandmarker(shared / f"models/hand/hand_landmark_{model}.onnx", **opts)
-            out[f"hand_landmark_{model} per hand, {label} (ms)"] = median_ms(lambda: hand(image, [region]), repeats)
-            palm = PalmDetector(shared / f"models/hand/palm_detection_{model}.onnx", **opts)
-            out[f"palm_detection_{model} per frame, {label} (ms)"] = median_ms(lambda: palm(image), repeats)
+    for fmt, folder in files.items():
+        for threads in (1, None):
+            opts = {"threads": threads} if threads else {}
+            label = f"{fmt}, {'1 thread' if threads else 'default threads'}"
+            for model in ("full", "lite"):
+                hand = HandLandmarker(folder / f"hand_landmark_{model}.{fmt}", **opts)
+                out[f"hand_landmark_{model} per hand, {label} (ms)"] = median_ms(lambda: hand(image, [region]), repeats)
+                palm = PalmDetector(folder / f"palm_detection_{model}.{fmt}", **opts)
+                out[f"palm_detection_{model} per frame, {label} (ms)"] = median_ms(lambda: palm(image), repeats)
     return {k: round(v, 2) for k, v in out.items()}
 
 
@@ -113,11 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per cost figure")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--tflite", type=Path, help="folder with MediaPipe's .tflite hand models: time them too")
     args = parser.parse_args(argv)
     shared = shared_dir()
     console = Console()
     table = Table(title="hands: PCK@0.2 of the hand box, hands found")
-    for column in ("model", "dataset", "path", "found", "PCK@0.2 (found)", "PCK@0.2 (all)"):
+    for column in ("model", "dataset", "path", "found", "present", "PCK@0.2 (found)", "PCK@0.2 (all)"):
         table.add_column(column)
     figures: dict[str, Any] = {"accuracy": {}, "cost": {}}
     for model in ("full", "lite"):
@@ -129,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
             rows["webcam_hands.yaml"] = graph_row(shared, annotations.parent, annotations, path)
             figures["accuracy"][f"{model}/{name}"] = rows
             for row, s in rows.items():
-                table.add_row(model, name, row, f"{s['found']}/{s['hands']}", f"{s['pck']:.3f}", f"{s['pck_all']:.3f}")
+                table.add_row(model, name, row, f"{s['found']}/{s['hands']}", str(s.get("present", "")),
+                              f"{s['pck']:.3f}", f"{s['pck_all']:.3f}")
     console.print(table)
-    figures["cost"] = costs(shared, args.repeats)
+    figures["cost"] = costs(shared, args.repeats, args.tflite)
     for key, value in figures["cost"].items():
         console.print(f"{key}: {value}")
     if args.json:
