@@ -229,3 +229,34 @@ def test_registry_points_at_mediapipes_tflite_files(monkeypatch: pytest.MonkeyPa
     cached.parent.mkdir(parents=True)
     cached.symlink_to(shared / "models/pose/blazepose/pose_detection.tflite")  # any tflite: resolving does not load it
     assert registry.resolve_model("palm_detection_full") == cached
+
+
+def test_pre_and_post_processing_map_between_image_crop_and_world() -> None:
+    from rtpose.models import hand, palm
+
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[..., 0] = 255  # blue in BGR
+    region = Region(150.0, 50.0, 40.0, 40.0, math.pi / 2)
+    crops = hand.preprocess(image, [region])
+    assert crops.shape == (1, 224, 224, 3) and crops.dtype == np.float32 and crops[0, 112, 112].tolist() == [0, 0, 1]
+    crop_points = np.tile([[112.0, 112.0, 10.0]], (21, 1))
+    crop_points[1] = [112.0, 0.0, 0.0]  # straight up in the crop
+    world = np.zeros((21, 3), np.float32)
+    world[1] = [0.0, -0.05, 0.01]  # 5 cm up in the crop's axes
+    out = hand.postprocess(crop_points.reshape(1, 63), [[0.9]], [[0.2]], world.reshape(1, 63), [region])
+    assert np.allclose(out.image[0, 0], [150, 50, 10 * 40 / 224])  # centre; depth scaled like x
+    up = region.points_to_image(np.array([[112.0, 0.0]]), 224, 224)[0]
+    assert np.allclose(out.image[0, 1, :2], up, atol=1e-4)
+    direction = (up - [150, 50]) / 20  # where the crop's "up" points in the image, unit length
+    assert np.allclose(out.world[0, 1, :2], 0.05 * direction, atol=1e-6) and out.world[0, 1, 2] == pytest.approx(0.01)
+    assert out.presence.tolist() == pytest.approx([0.9]) and out.right.tolist() == pytest.approx([0.2])
+
+    anchors = np.array([[0.5, 0.25, 1.0, 1.0]], np.float32)
+    raw = np.zeros((1, 18), np.float32)
+    raw[0, :4] = [19.2, 0.0, 38.4, 19.2]  # centre +0.1 in x; 0.2 x 0.1 of the input
+    raw[0, 4:6] = [-19.2, 19.2]
+    boxes, kps, scores = palm.decode(raw, np.array([0.0]), anchors)
+    assert np.allclose(boxes[0], [0.5, 0.2, 0.7, 0.3]) and np.allclose(kps[0, 0], [0.4, 0.35])
+    assert scores.tolist() == [0.5]
+    batch, frame = palm.preprocess(np.zeros((100, 200, 3), np.uint8))
+    assert batch.shape == (1, 192, 192, 3) and (frame.cx, frame.cy, frame.width) == (100, 50, 200)  # letterbox
