@@ -61,11 +61,13 @@ class HandLandmarks(Node):
         self.tracker.reset()
 
     def process(self, image: Image, palms: Poses | None = None, people: Poses | None = None) -> dict:
-        hands = self.tracker(
-            image.pixels,
-            palms=palm_candidates(palms.boxes, palms.keypoints) if palms is not None else None,
-            bodies=body_candidates(people.keypoints, people.boxes, people.track_ids, people.schema,
-                                   self.params.min_body_score) if people is not None else None)
+        try:
+            bodies = body_candidates(people.keypoints, people.boxes, people.track_ids, people.schema,
+                                     self.params.min_body_score) if people is not None else None
+        except ValueError as exc:
+            raise ValueError(f"node {self.name!r}, input 'people': {exc}") from None
+        palm_regions = palm_candidates(palms.boxes, palms.keypoints) if palms is not None else None
+        hands = self.tracker(image.pixels, palms=palm_regions, bodies=bodies)
         found = hands.landmarks
         keypoints = np.concatenate([found.image[..., :2], np.repeat(found.presence[:, None, None], len(HAND21),
                                                                     axis=1)], axis=-1)

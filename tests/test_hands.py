@@ -196,6 +196,8 @@ def test_node_finds_hands_of_tracked_bodies(shared: Path) -> None:
         assert ann[f"{side}hand_valid"] and np.median(np.linalg.norm(hands.keypoints[i, :, :2] - truth[:, :2], axis=1)) < 0.2 * size
     again = node.process(image=Image(pixels, 0.033), people=people)["poses"]
     assert sorted(again.track_ids.tolist()) == sorted(hands.track_ids.tolist())
+    with pytest.raises(ValueError, match=r"node 'hand_landmarks', input 'people': bodies in the 'hand21' schema"):
+        node.process(image=Image(pixels, 0.066), people=hands)
 
 
 def test_tflite_backend_runs_mediapipe_files_as_published(shared: Path, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ the previous frame's hands and the ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 
 import numpy as np
@@ -52,14 +52,13 @@ class Candidate:
 
 @dataclass
 class TrackedHands:
-    """One frame's hands: landmarks and, per hand, its id, the body track it came from (-1: none),
-    its side (``"left"``/``"right"``, see :mod:`rtpose.models.hand` for the convention) and where it was found."""
+    """One frame's hands: landmarks and, per hand, its id, the body track it came from (-1: none) and
+    its side (``"left"``/``"right"``, see :mod:`rtpose.models.hand` for the convention)."""
 
     landmarks: HandLandmarks
     track_ids: np.ndarray
     body_track_ids: np.ndarray
     handedness: list[str]
-    sources: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.track_ids)
@@ -76,6 +75,10 @@ def body_candidates(keypoints: np.ndarray, boxes: np.ndarray, track_ids: np.ndar
                     min_score: float = 0.3) -> list[Candidate]:
     """A forearm region per confident elbow + wrist of each body (any schema naming ``left_wrist``,
     ``left_elbow``, ``right_wrist``, ``right_elbow``)."""
+    names = [f"{side}_{joint}" for side in SIDES for joint in ("wrist", "elbow")]
+    if not set(names) <= set(schema.keypoints):
+        raise ValueError(f"bodies in the {schema.name!r} schema have no {', '.join(names)}: "
+                         "hands are found from the elbows and wrists of body poses (e.g. coco17)")
     found = []
     for side in SIDES:
         wrist, elbow = schema.index(f"{side}_wrist"), schema.index(f"{side}_elbow")
@@ -168,8 +171,7 @@ class HandTracker:
             ids.append(tid)
             bodies.append(c.body_track_id)
             sides.append(side)
-        return TrackedHands(found, np.array(ids, np.int64), np.array(bodies, np.int64), sides,
-                            [c.source for c in candidates])
+        return TrackedHands(found, np.array(ids, np.int64), np.array(bodies, np.int64), sides)
 
     def _model_side(self, right: float) -> str:
         return "right" if (right >= 0.5) != self.mirrored else "left"
