@@ -196,6 +196,10 @@ def test_node_finds_hands_of_tracked_bodies(shared: Path) -> None:
         assert ann[f"{side}hand_valid"] and np.median(np.linalg.norm(hands.keypoints[i, :, :2] - truth[:, :2], axis=1)) < 0.2 * size
     again = node.process(image=Image(pixels, 0.033), people=people)["poses"]
     assert sorted(again.track_ids.tolist()) == sorted(hands.track_ids.tolist())
+    lost = node.process(image=Image(np.zeros_like(pixels), 0.066), people=people)["poses"]  # hands gone a frame
+    assert len(lost) == 0
+    back = node.process(image=Image(pixels, 0.1), people=people)["poses"]  # found from the bodies again: same ids
+    assert sorted(back.track_ids.tolist()) == sorted(hands.track_ids.tolist())
     with pytest.raises(ValueError, match=r"node 'hand_landmarks', input 'people': bodies in the 'hand21' schema"):
         node.process(image=Image(pixels, 0.066), people=hands)
 

@@ -65,10 +65,15 @@ class TrackedHands:
 
     def boxes(self) -> np.ndarray:
         """(N, 4) ``x1, y1, x2, y2`` around each hand's 21 points."""
-        pts = self.landmarks.image[..., :2]
-        if not len(pts):
-            return np.zeros((0, 4), np.float32)
-        return np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1).astype(np.float32)
+        return points_boxes(self.landmarks.image)
+
+
+def points_boxes(points: np.ndarray) -> np.ndarray:
+    """(N, 4) ``x1, y1, x2, y2`` around each of N sets of points (N, K, 2+)."""
+    pts = np.asarray(points, np.float32)[..., :2]
+    if not len(pts):
+        return np.zeros((0, 4), np.float32)
+    return np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
 
 
 def body_candidates(keypoints: np.ndarray, boxes: np.ndarray, track_ids: np.ndarray, schema: KeypointSchema,
@@ -149,8 +154,7 @@ class HandTracker:
         """Present hands, one result per hand: continued hands first, then by presence."""
         order = sorted((i for i in range(len(candidates)) if found.presence[i] >= self.min_presence),
                        key=lambda i: (candidates[i].source != "landmarks", -found.presence[i]))
-        pts = found.image[order, :, :2] if order else np.zeros((0, 21, 2), np.float32)
-        boxes = np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1) if order else np.zeros((0, 4))
+        boxes = points_boxes(found.image[order])
         iou = iou_matrix(boxes, boxes)
         kept: list[int] = []
         for rank, i in enumerate(order):
@@ -165,7 +169,9 @@ class HandTracker:
             if c.track_id >= 0:
                 tid = c.track_id
             elif c.body_track_id >= 0:
-                tid = self.body_hand_ids.setdefault((c.body_track_id, side), next(self.new_ids))
+                if (c.body_track_id, side) not in self.body_hand_ids:
+                    self.body_hand_ids[(c.body_track_id, side)] = next(self.new_ids)
+                tid = self.body_hand_ids[(c.body_track_id, side)]
             else:
                 tid = next(self.new_ids)
             ids.append(tid)
