@@ -28,7 +28,7 @@ from rtpose.schemas import HAND21
 
 class HandLandmarksParams(Params):
     model: str = Field("hand_landmark_full", description=(
-        "hand_landmark_full or _lite (MediaPipe's .tflite, needs rtpose[tflite]) or a .onnx/.tflite path"))
+        "hand_landmark_full or _lite (MediaPipe's .tflite: the tflite extra) or a .onnx/.tflite path"))
     backend: str = Field("auto", description="auto, onnxruntime, tflite, tensorrt or torch")
     device: str = Field("auto", description="auto, cpu or cuda")
     min_presence: float = Field(0.5, ge=0, le=1, description=(

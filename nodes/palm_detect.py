@@ -19,7 +19,7 @@ from rtpose.models.registry import resolve_model
 
 class PalmDetectParams(Params):
     model: str = Field("palm_detection_full", description=(
-        "palm_detection_full or _lite (MediaPipe's .tflite, needs rtpose[tflite]) or a .onnx/.tflite path"))
+        "palm_detection_full or _lite (MediaPipe's .tflite: the tflite extra) or a .onnx/.tflite path"))
     backend: str = Field("auto", description="auto, onnxruntime, tflite, tensorrt or torch")
     device: str = Field("auto", description="auto, cpu or cuda")
     min_score: float = Field(0.5, ge=0, le=1, description="palm score to keep a palm (MediaPipe: 0.5)")
