@@ -16,6 +16,9 @@ the model itself says are there, presence >= 0.5):
 - ``webcam_hands.yaml``: the graph itself (palm detector -> hand landmarks), headless on the image
   folder, through its JSONL export.
 
+Clip: the graph on a clip of a real hand turning and moving (rtpose.models.hand_accuracy.moving_hand_clip),
+with the palm detector on every frame and skipped while the hand is followed: FPS, CPU per frame, PCK.
+
 Cost: the landmark model per hand crop (pre + inference + post, median of ``--repeats``), the palm
 detector per frame, with one inference thread and with the default threads; the graph's per-node
 p50 comes from its own metrics.
@@ -44,7 +47,7 @@ from _run import run_timed  # noqa: E402
 
 from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.models.hand import HandLandmarker, box_region, landmarks_region  # noqa: E402
-from rtpose.models.hand_accuracy import HandScore, load_coco_hands  # noqa: E402
+from rtpose.models.hand_accuracy import HandScore, load_coco_hands, moving_hand_clip  # noqa: E402
 from rtpose.models.palm import PalmDetector  # noqa: E402
 
 GRAPH = REPO / "graphs/webcam_hands.yaml"
@@ -90,6 +93,30 @@ def graph_row(shared: Path, folder: Path, annotations: Path, landmark_model: Pat
                               "hands_p50_ms": round(nodes["hands"]["p50_ms"], 1)}
 
 
+def clip_rows(shared: Path, frames: int) -> dict[str, dict[str, Any]]:
+    """webcam_hands.yaml on a clip of one moving hand: the palm detector on every frame (``max_hands: 2``,
+    as MediaPipe Hands with one hand in view) against skipped while the hand is followed
+    (``max_hands: 1``); both in this process, back to back."""
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "hand.mp4"
+        truths = moving_hand_clip(shared / "data/onehand10k", clip, frames)
+        for max_hands in (2, 1):
+            out = Path(tmp) / f"hands{max_hands}.jsonl"
+            graph = prepare_graph(GRAPH, source=str(clip), headless=True, export=out, overrides=[
+                f"palm.model={shared / 'models/hand/palm_detection_full.onnx'}",
+                f"hands.model={shared / 'models/hand/hand_landmark_full.onnx'}", f"palm.max_hands={max_hands}"])
+            run = run_timed(graph)
+            score = HandScore()
+            for line, truth in zip(out.read_text().splitlines(), truths):
+                score.add(truth, [p["keypoints"] for p in json.loads(line)["people"]])
+            nodes = run.runner.metrics.snapshot()
+            rows[f"palm max_hands {max_hands}"] = score.summary() | {
+                "fps": round(frames / run.wall_s, 1), "cpu_ms_per_frame": round(1000 * run.cpu_s / frames, 1),
+                "palm_p50_ms": round(nodes["palm"]["p50_ms"], 1), "hands_p50_ms": round(nodes["hands"]["p50_ms"], 1)}
+    return rows
+
+
 def median_ms(fn: Any, repeats: int) -> float:
     fn()  # warm-up
     times = []
@@ -123,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per cost figure")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--frames", type=int, default=90, help="frames of the moving-hand clip")
     parser.add_argument("--tflite", type=Path, help="folder with MediaPipe's .tflite hand models: time them too")
     args = parser.parse_args(argv)
     shared = shared_dir()
@@ -143,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
                 table.add_row(model, name, row, f"{s['found']}/{s['hands']}", str(s.get("present", "")),
                               f"{s['pck']:.3f}", f"{s['pck_all']:.3f}")
     console.print(table)
+    figures["clip"] = clip_rows(shared, args.frames)
+    base, skipped = figures["clip"]["palm max_hands 2"], figures["clip"]["palm max_hands 1"]
+    console.print(f"moving-hand clip, {args.frames} frames: palm detector every frame {base}")
+    console.print(f"  skipped while the hand is followed {skipped}")
+    console.print(f"  FPS x{skipped['fps'] / base['fps']:.2f}, CPU per frame x{skipped['cpu_ms_per_frame'] / base['cpu_ms_per_frame']:.2f}")
     figures["cost"] = costs(shared, args.repeats, args.tflite)
     for key, value in figures["cost"].items():
         console.print(f"{key}: {value}")

@@ -5,16 +5,14 @@ hand photo turning and moving (one id, followed from frame to frame)."""
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from rtpose.models.hand_accuracy import GroundTruthHands, HandScore, load_coco_hands
+from rtpose.models.hand_accuracy import HandScore, load_coco_hands, moving_hand_clip
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,32 +53,8 @@ def test_hands_graph_on_the_shared_hand_folders(shared: Path, tmp_path: Path) ->
     assert {h["handedness"] for h in hands} == {"right"}  # FreiHAND's hands are all right hands
 
 
-def moving_hand_clip(shared: Path, out: Path, frames: int = 48) -> list[GroundTruthHands]:
-    """1402.jpg of OneHand10K pasted on a grey frame, turning +-35 degrees and drifting; exact keypoints."""
-    truth = load_coco_hands(shared / "data/onehand10k/test_onehand10k.json")[3]
-    photo = cv2.imread(str(shared / "data/onehand10k" / truth.file_name))
-    h, w = photo.shape[:2]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
-    truths = []
-    for t in range(frames):
-        phase = 2 * math.pi * t / frames
-        turn = math.radians(35) * math.sin(phase)
-        centre = (320 + 90 * math.sin(phase), 240 + 30 * math.cos(phase))
-        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), math.degrees(turn), 1.0)
-        matrix[:, 2] += np.array(centre) - np.array([w / 2, h / 2])
-        frame = cv2.warpAffine(photo, matrix, (640, 480), borderValue=(128, 128, 128))
-        writer.write(frame)
-        kps = truth.keypoints.copy()
-        kps[..., :2] = kps[..., :2] @ matrix[:, :2].T + matrix[:, 2]
-        corners = np.array([[x, y] for x in truth.boxes[0, [0, 2]] for y in truth.boxes[0, [1, 3]]]) @ matrix[:, :2].T \
-            + matrix[:, 2]
-        truths.append(GroundTruthHands(str(t), kps, np.array([[*corners.min(0), *corners.max(0)]])))
-    writer.release()
-    return truths
-
-
 def test_hands_graph_follows_a_moving_hand_on_a_clip(shared: Path, tmp_path: Path) -> None:
-    truths = moving_hand_clip(shared, tmp_path / "hand.mp4")
+    truths = moving_hand_clip(shared / "data/onehand10k", tmp_path / "hand.mp4")
     records = run_hands(shared, tmp_path / "hand.mp4", tmp_path / "clip.jsonl")
     assert len(records) == len(truths)
     score = HandScore()

@@ -1,4 +1,5 @@
-"""Hand accuracy against COCO-format hand annotations (FreiHAND, OneHand10K, COCO-WholeBody hands).
+"""Hand accuracy against COCO-format hand annotations (FreiHAND, OneHand10K, COCO-WholeBody hands),
+and a clip of a moving real hand with exact keypoints.
 
 One implementation for the tests and ``benchmarks/hands_accuracy.py``: PCK@alpha of the hand
 box (a keypoint is correct within ``alpha`` x the ground-truth box's longer side) and the share
@@ -11,9 +12,11 @@ keypoints; ``pck_all`` counts a missed hand's keypoints as wrong.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -96,3 +99,28 @@ class HandScore:
     def summary(self) -> dict[str, float]:
         return {"hands": self.hands, "found": self.found, "found_share": round(self.found_share, 3),
                 "pck": round(self.pck, 3), "pck_all": round(self.pck_all, 3)}
+
+
+def moving_hand_clip(onehand10k: Path, out: Path, frames: int = 48) -> list[GroundTruthHands]:
+    """A 640x480 mp4 of OneHand10K's 1402.jpg turning +-35 degrees and drifting over a grey frame, with
+    each frame's exact keypoints: a real hand that moves, for following hands from frame to frame."""
+    truth = next(t for t in load_coco_hands(onehand10k / "test_onehand10k.json") if t.file_name == "1402.jpg")
+    photo = cv2.imread(str(onehand10k / truth.file_name))
+    h, w = photo.shape[:2]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
+    truths = []
+    for t in range(frames):
+        phase = 2 * math.pi * t / frames
+        turn = math.radians(35) * math.sin(phase)
+        centre = (320 + 90 * math.sin(phase), 240 + 30 * math.cos(phase))
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), math.degrees(turn), 1.0)
+        matrix[:, 2] += np.array(centre) - np.array([w / 2, h / 2])
+        frame = cv2.warpAffine(photo, matrix, (640, 480), borderValue=(128, 128, 128))
+        writer.write(frame)
+        kps = truth.keypoints.copy()
+        kps[..., :2] = kps[..., :2] @ matrix[:, :2].T + matrix[:, 2]
+        corners = np.array([[x, y] for x in truth.boxes[0, [0, 2]] for y in truth.boxes[0, [1, 3]]]) @ matrix[:, :2].T \
+            + matrix[:, 2]
+        truths.append(GroundTruthHands(str(t), kps, np.array([[*corners.min(0), *corners.max(0)]])))
+    writer.release()
+    return truths
