@@ -266,3 +266,10 @@ def test_pre_and_post_processing_map_between_image_crop_and_world() -> None:
     assert scores.tolist() == [0.5]
     batch, frame = palm.preprocess(np.zeros((100, 200, 3), np.uint8))
     assert batch.shape == (1, 192, 192, 3) and (frame.cx, frame.cy, frame.width) == (100, 50, 200)  # letterbox
+
+
+def test_a_wrong_model_file_is_named_with_what_was_expected(shared: Path) -> None:
+    with pytest.raises(ModelError, match=r"hand_landmark_full.onnx: expected a palm detection model"):
+        PalmDetector(shared / HAND_FULL)
+    with pytest.raises(ModelError, match=r"palm_detection_full.onnx: expected a MediaPipe hand landmark model"):
+        HandLandmarker(shared / PALM_FULL)
