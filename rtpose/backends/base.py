@@ -153,6 +153,8 @@ def open_backend(
     ``options`` go to the engine (e.g. ``threads`` for ONNX Runtime, ``fp16``
     for torch). Every failure is a :class:`ModelError` that names the model.
     """
+    if isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".tflite":  # LiteRT, optional
+        return importlib.import_module("rtpose.backends.tflite").open_tflite(Path(model), backend, device, **options)
     if backend != "auto" and backend not in BACKEND_NAMES:
         raise ModelError(f"unknown backend {backend!r}: use auto or one of {', '.join(BACKEND_NAMES)}")
     if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
