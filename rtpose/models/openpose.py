@@ -236,9 +236,10 @@ def map_to_image(keypoints: np.ndarray, factor: int, scale: float, stride: int =
     return out
 
 
-def boxes_from_keypoints(keypoints: np.ndarray, margin: float = 0.1, head: float = 0.15) -> np.ndarray:
-    """A box per person (N, 4 xyxy) around their found keypoints, grown by ``margin`` of its size on
-    every side and by ``head`` of its height above (keypoints stop at the eyes and ankles)."""
+def boxes_from_keypoints(keypoints: np.ndarray, margin: float = 0.15, head: float = 0.1) -> np.ndarray:
+    """A box per person (N, 4 xyxy) around their found keypoints, grown by ``margin`` of its longer side
+    on every side and by ``head`` more above (keypoints stop at the eyes and ankles, a person's box
+    at the crown and soles; these margins gave the most people at IoU 0.5 on the shared photos)."""
     kp = np.asarray(keypoints, np.float32)
     found = kp[..., 2] > 0
     if len(kp) == 0:
