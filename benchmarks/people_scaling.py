@@ -13,7 +13,9 @@ Writes the plot to ``--plot`` (matplotlib: the ``plot`` extra).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,12 +35,17 @@ GRAPHS = ("webcam_body", "webcam_bottomup", "webcam_multipose")
 PEOPLE = (1, 3, 5, 10)
 
 
-def graph_fps(graph: str, clip: Path, frames: int, overrides: list[str]) -> float:
-    """Frames per second of ``graph`` on the first ``frames`` frames of ``clip``."""
-    built = prepare_graph(REPO / "graphs" / f"{graph}.yaml", source=str(clip), overrides=overrides, headless=True)
-    run = run_timed(built, frames)
+def graph_fps(graph: str, clip: Path, frames: int, overrides: list[str]) -> tuple[float, float]:
+    """Frames per second of ``graph`` on the first ``frames`` frames of ``clip``, and the people it
+    outputs per frame (from its keypoint export)."""
+    with tempfile.TemporaryDirectory(prefix="rtpose-scaling-") as tmp:
+        export = Path(tmp) / "out.jsonl"
+        built = prepare_graph(REPO / "graphs" / f"{graph}.yaml", source=str(clip), overrides=overrides,
+                              headless=True, export=export)
+        run = run_timed(built, frames)
+        records = [json.loads(line) for line in export.read_text().splitlines()]
     done = min(run.runner.metrics.snapshot()[s]["frames_out"] for s in built.sinks())
-    return done / run.wall_s
+    return done / run.wall_s, sum(len(r["people"]) for r in records) / max(len(records), 1)
 
 
 def crossing(people: np.ndarray, top_down: np.ndarray, bottom_up: np.ndarray) -> float | None:
@@ -49,6 +56,13 @@ def crossing(people: np.ndarray, top_down: np.ndarray, bottom_up: np.ndarray) ->
         if gap[i] >= 0 > gap[i + 1]:
             return float(people[i] + (people[i + 1] - people[i]) * gap[i] / (gap[i] - gap[i + 1]))
     return float(people[0]) if gap[0] < 0 else None
+
+
+def extrapolated_crossing(people: np.ndarray, top_down: np.ndarray, bottom_up: np.ndarray) -> float | None:
+    """Where the top-down frame time, fitted as a line in the number of people, reaches the bottom-up
+    graph's mean frame time; None if the fit does not grow."""
+    slope, intercept = np.polyfit(people, 1000 / top_down, 1)
+    return float((np.mean(1000 / bottom_up) - intercept) / slope) if slope > 0 else None
 
 
 def openpose_split(clip: Path, frames: int, model: str) -> tuple[float, float, float]:
@@ -99,19 +113,22 @@ def main() -> None:
     models = graph_models(shared)
     people = np.array(PEOPLE)
     clips = {n: cached_clip(frames=args.frames, people=n) / "clip.mp4" for n in PEOPLE}
-    fps = {g: np.array([graph_fps(g, clips[n], args.frames, models[g]) for n in PEOPLE]) for g in GRAPHS}
-    table = Table(title=f"graph FPS, 1280x720 walk clips, {args.frames} frames each")
+    runs = {g: [graph_fps(g, clips[n], args.frames, models[g]) for n in PEOPLE] for g in GRAPHS}
+    fps = {g: np.array([r[0] for r in values]) for g, values in runs.items()}
+    table = Table(title=f"graph FPS (people output per frame), 1280x720 walk clips, {args.frames} frames each")
     table.add_column("graph")
     for n in PEOPLE:
         table.add_column(f"{n} people")
-    table.add_column(f"{PEOPLE[-1]} vs {PEOPLE[0]}")
-    for g, values in fps.items():
-        table.add_row(g, *(f"{v:.1f}" for v in values), f"{values[-1] / values[0]:.2f}")
+    table.add_column(f"FPS {PEOPLE[-1]} vs {PEOPLE[0]}")
+    for g, values in runs.items():
+        table.add_row(g, *(f"{v:.1f} ({found:.1f})" for v, found in values), f"{fps[g][-1] / fps[g][0]:.2f}")
     console.print(table)
     for g in GRAPHS[1:]:
         at = crossing(people, fps[GRAPHS[0]], fps[g])
         where = f"at {at:.1f} people" if at is not None else f"not between {PEOPLE[0]} and {PEOPLE[-1]} people"
-        console.print(f"{GRAPHS[0]} falls to {g}'s FPS {where}")
+        beyond = extrapolated_crossing(people, fps[GRAPHS[0]], fps[g])
+        fit = f"; a line through its frame times reaches {g}'s at {beyond:.0f} people" if beyond else ""
+        console.print(f"{GRAPHS[0]} falls to {g}'s FPS {where}{fit}")
     split = Table(title="OpenPose per frame: network vs grouping (ms, same process)")
     for col in ("people", "network", "grouping", "grouping / network", "people found"):
         split.add_column(col)
