@@ -6,6 +6,7 @@ COCO and PoseTrack18 photos, each photo through an image folder (benchmarks/bott
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +22,9 @@ from bottomup_accuracy import accuracy, datasets, graph_models  # noqa: E402
 GRAPHS = ("webcam_bottomup", "webcam_multipose")
 
 
-def rtpose(*args: str) -> subprocess.CompletedProcess:
+def rtpose(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "rtpose.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -82,3 +83,16 @@ def test_graph_tracks_people_on_a_short_clip(graph: str, min_pck: float, shared:
     # MultiPose 0.940, 1.0, no id switch
     assert result["pck"] >= min_pck and result["recall"] >= 0.8 and result["id_switches"] <= 1, result
     assert pck(frames, records)["keypoints"] > 0
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+def test_graph_runs_in_the_window(graph: str, shared: Path, tmp_path: Path) -> None:
+    pytest.importorskip("PyQt5")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["QT_QPA_PLATFORM"] = "offscreen"  # Qt's screenless platform: the real window, no screen needed
+    sets = [arg for o in graph_models(shared)[graph] for arg in ("--set", o)]
+    metrics = tmp_path / "metrics.json"
+    rtpose("run", str(REPO / "graphs" / f"{graph}.yaml"), "--source", str(shared / "data/video/street_5frames.mp4"),
+           "--max-frames", "5", "--metrics", str(metrics), *sets, env=env)
+    display = json.loads(metrics.read_text())["nodes"]["display"]
+    assert display["type"] == "display" and display["frames_in"] == 5  # the window took every frame
