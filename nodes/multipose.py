@@ -8,10 +8,10 @@ untracked ``Poses`` (track ids -1), ready for the ``track`` node.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from rtpose.api import Image, Node, Params, Poses, register_node
-from rtpose.models.multipose import MultiPoseEstimator
+from rtpose.api import Image, ModelError, Node, Params, Poses, register_node
+from rtpose.models.multipose import MultiPoseEstimator, check_input_size
 from rtpose.models.registry import resolve_model
 
 
@@ -22,9 +22,18 @@ class MultiPoseParams(Params):
     backend: str = Field("auto", description="auto, onnxruntime, tensorrt or torch")
     device: str = Field("auto", description="auto, cpu or cuda")
     input_size: list[int] = Field([448, 256], min_length=2, max_length=2, description=(
-        "network input [width, height], multiples of 32 (448x256 fits a 16:9 frame)"))
+        "network input as width, height: multiples of 32 (448, 256 fits a 16:9 frame)"))
     score_threshold: float = Field(0.2, ge=0, le=1, description="smallest person score kept")
     threads: int | None = Field(None, ge=1, description="ONNX Runtime threads (default: half the cores)")
+
+    @field_validator("input_size")
+    @classmethod
+    def _multiples_of_32(cls, size: list[int]) -> list[int]:
+        try:
+            check_input_size(size)
+        except ModelError as exc:  # reported by graph validation with the file and line
+            raise ValueError(str(exc)) from None
+        return size
 
 
 @register_node("multipose")

@@ -23,7 +23,7 @@ class OpenPoseParams(Params):
     backend: str = Field("auto", description="auto, onnxruntime, tensorrt or torch")
     device: str = Field("auto", description="auto, cpu or cuda")
     input_size: list[int] | None = Field(None, min_length=2, max_length=2, description=(
-        "network input [width, height] (default: the model's fixed size)"))
+        "network input as width, height (default: the model's fixed size)"))
     upsample: int = Field(4, ge=1, le=8, description="heatmaps are upsampled this many times before peak finding")
     peak_threshold: float = Field(0.1, ge=0, le=1, description="smallest heatmap value of a part candidate")
     min_parts: int = Field(4, ge=2, le=18, description="a person needs at least this many parts")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from rtpose.api import COCO_KEYPOINTS, Poses, Tracks
 from rtpose.errors import ModelError
@@ -199,3 +200,10 @@ def test_tracked_poses_gives_each_pose_its_tracks_id_and_drops_the_untracked() -
     out = node.process(poses, tracks)["poses"]
     assert out.track_ids.tolist() == [4, 7]
     assert np.array_equal(out.keypoints, kps[[2, 0]]) and out.scores.tolist() == pytest.approx([0.7, 0.9])
+
+
+def test_multipose_node_params_refuse_a_size_that_is_not_a_multiple_of_32() -> None:
+    params = get_node_type("multipose").Params
+    with pytest.raises(ValidationError, match="multiples of 32"):
+        params(model="multipose.onnx", input_size=[300, 256])
+    assert params(model="multipose.onnx", input_size=[640, 384]).input_size == [640, 384]
