@@ -51,22 +51,17 @@ def test_graph_runs_headless_on_an_image_folder(graph: str, shared: Path, tmp_pa
     assert people and all(p["track_id"] >= 0 and len(p["keypoints"]) == 17 for p in people)
 
 
-@pytest.mark.parametrize("graph, min_pck, min_recall", [("webcam_bottomup", 0.75, 0.8),
-                                                        ("webcam_multipose", 0.85, 0.8)])
-def test_graph_accuracy_on_coco_photos(graph: str, min_pck: float, min_recall: float, shared: Path) -> None:
-    photos, frames = datasets(shared)["COCO"]
-    result = accuracy(graph, photos, frames, graph_models(shared)[graph])
+@pytest.mark.parametrize("photos, graph, min_pck, min_recall", [
     # measured: OpenPose PCK@0.1 0.830, recall 0.917 (11 of 12); MultiPose 448x256 0.939, 0.917
-    assert result["pck"] >= min_pck and result["recall"] >= min_recall, result
-
-
-@pytest.mark.parametrize("graph, min_pck, min_recall", [("webcam_bottomup", 0.45, 0.2),
-                                                        ("webcam_multipose 640x384", 0.68, 0.3)])
-def test_graph_accuracy_on_posetrack_photos(graph: str, min_pck: float, min_recall: float, shared: Path) -> None:
-    photos, frames = datasets(shared)["PoseTrack18"]
-    result = accuracy(graph, photos, frames, graph_models(shared)[graph])
-    # measured (crowded 1920x1080 frames, 14 people): OpenPose PCK@0.1 0.560, recall 0.286;
-    # MultiPose at 640x384 0.789, 0.429 (at the graph's 448x256 people are too small: 0.143)
+    ("COCO", "webcam_bottomup", 0.75, 0.8),
+    ("COCO", "webcam_multipose", 0.85, 0.8),
+    # measured (crowded 1920x1080 frames, 14 people): OpenPose 0.560, 0.286; MultiPose at 640x384
+    # 0.789, 0.429 (at the graph's 448x256 people are too small: 0.143)
+    ("PoseTrack18", "webcam_bottomup", 0.45, 0.2),
+    ("PoseTrack18", "webcam_multipose 640x384", 0.68, 0.3)])
+def test_graph_accuracy_on_photos(photos: str, graph: str, min_pck: float, min_recall: float, shared: Path) -> None:
+    images, frames = datasets(shared)[photos]
+    result = accuracy(graph, images, frames, graph_models(shared)[graph])
     assert result["pck"] >= min_pck and result["recall"] >= min_recall, result
 
 
