@@ -84,6 +84,6 @@ def _stills_graph(detector: str, pose: str, params: dict[str, Any]) -> Graph:
     builder.add("detector", "detect", inputs={"image": "image.image"}, params=per_node.pop("detector"))
     builder.add("pose", "pose", inputs={"image": "image.image", "people": "detector.detections"},
                 params=per_node.pop("pose"))
-    for node in per_node:
-        raise TypeError(f"Estimator: no node {node!r} in the default graph (image, detector, pose)")
+    if per_node:
+        raise TypeError(f"Estimator: no node {next(iter(per_node))!r} in the default graph (image, detector, pose)")
     return builder.build()
