@@ -261,3 +261,21 @@ def test_pose_table_layout(file_results: list[rtpose.Result]) -> None:
     np.testing.assert_allclose(rows[:, 2], last.poses.track_ids)
     np.testing.assert_allclose(rows[:, 3:7], last.poses.boxes, rtol=1e-6)
     np.testing.assert_allclose(rows[:, 8:].reshape(-1, 17, 3), last.poses.keypoints, rtol=1e-6)
+
+
+def test_estimator_names_the_node_whose_model_is_missing(shared: Path, models: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_detector.onnx"
+    with pytest.raises(NodeFailed) as failure:
+        with rtpose.Estimator(detector=str(missing), pose=models["pose.model"]) as est:
+            est(np.zeros((64, 64, 3), np.uint8))
+    assert failure.value.node == "detector" and "no_such_detector" in str(failure.value)
+
+
+def test_estimator_map_left_early_leaves_no_result_behind(shared: Path, models: dict[str, str]) -> None:
+    images, _ = coco_frames(shared)
+    with rtpose.Estimator(detector=models["detector.model"], pose=models["pose.model"]) as est:
+        expected = est(images[2])
+        for _ in est.map(images):
+            break
+        np.testing.assert_allclose(est(images[2]).keypoints, expected.keypoints, atol=1e-3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -38,6 +39,7 @@ class Estimator:
         self.output = output
         self._pipeline = Pipeline(graph, live=False).start()
         self._lock = threading.Lock()
+        weakref.finalize(self, self._pipeline.runner.stop)  # an estimator dropped unclosed frees its models
 
     def __call__(self, image: np.ndarray, *, rgb: bool = False) -> Poses:
         """The poses in ``image`` (HxWx3 uint8, BGR unless ``rgb``); raises a node's failure."""
@@ -51,16 +53,21 @@ class Estimator:
         """Poses of many images, in order, with the graph's stages working on several at once."""
         with self._lock:
             pending = 0
-            for image in images:
-                self._pipeline.push(image, 0.0, rgb=rgb, new_segment=True)
-                pending += 1
-                while (ready := self._pipeline.results.get(0)) is not None:
+            try:
+                for image in images:
+                    self._pipeline.push(image, 0.0, rgb=rgb, new_segment=True)
+                    pending += 1
+                    while (ready := self._pipeline.results.get(0)) is not None:
+                        pending -= 1
+                        yield ready.outputs[self.output]
+                while pending:
+                    result = self._pipeline.get()
+                    assert result is not None
                     pending -= 1
-                    yield ready.outputs[self.output]
-            for _ in range(pending):
-                result = self._pipeline.get()
-                assert result is not None
-                yield result.outputs[self.output]
+                    yield result.outputs[self.output]
+            finally:  # a loop left early: take its results, so the next call gets its own
+                for _ in range(pending):
+                    self._pipeline.get()
 
     def close(self) -> None:
         """Stop the graph and release the models."""
