@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 import cv2
+import yaml
 
 import rtpose
 from rtpose.viz.overlay import draw_poses
@@ -26,7 +27,8 @@ args = parser.parse_args()
 camera = args.source.isdigit()
 capture = cv2.VideoCapture(int(args.source) if camera else args.source)
 writer = None
-graph = rtpose.load(args.graph, source=rtpose.APP, **dict(s.split("=", 1) for s in args.set))
+params = {key: yaml.safe_load(value) for key, value in (s.split("=", 1) for s in args.set)}  # as rtpose run --set
+graph = rtpose.load(args.graph, source=rtpose.APP, **params)
 
 
 def show(result: rtpose.Result) -> None:

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 import rtpose
-from rtpose.api import Detections, Image, Node, register_node
+from rtpose.api import Image, Node, Params, register_node
 from rtpose.app.pipeline import as_bgr
 from rtpose.cli import prepare_graph
 from rtpose.errors import GraphError, NodeFailed
-from rtpose.graph.build import load_graph
+from rtpose.graph.build import Graph, load_graph
 from rtpose.runtime.scheduler import GraphRunner
 from rtpose.tracking.evaluate import pck
 
@@ -37,7 +37,7 @@ class FailAt(Node):
     outputs = {"image": Image}
     raised_at: float = 0.0
 
-    class Params(rtpose.api.Params):  # type: ignore[name-defined]
+    class Params(Params):
         at: int = 3
 
     def process(self, image: Image) -> dict:
@@ -118,7 +118,7 @@ def test_rgb_grey_and_bad_frames() -> None:
         as_bgr([[0]])
 
 
-def synthetic_graph(work: dict | None = None, middle: str | None = None) -> rtpose.app.compose.Graph:
+def synthetic_graph(work: dict | None = None, middle: str | None = None) -> Graph:
     g = rtpose.GraphBuilder("synthetic", plugins=[SYNTHETIC])
     g.add("frames", "app_source")
     feed = "frames.image"

@@ -23,6 +23,7 @@ from rtpose.graph.build import Graph, build_graph
 from rtpose.graph.edit import CAPTURE_TYPE, replace_source
 from rtpose.graph.spec import NAME_PATTERN
 from rtpose.graph.yamlfile import LineDict, LineList
+from rtpose.plugins import get_node_type
 from rtpose.types import Image, Poses
 
 APP = "app:"
@@ -52,8 +53,10 @@ def load(path: str | os.PathLike[str], source: str | int | os.PathLike[str] | No
     from rtpose.cli import prepare_graph  # the command line's own sequence of edits
 
     overrides = [_override(key, value) for key, value in params.items()]
-    plain_source = None if source is None or source == APP else os.fspath(source) if not isinstance(source, int) \
-        else str(source)
+    if source is None or source == APP:
+        plain_source = None
+    else:
+        plain_source = str(source) if isinstance(source, int) else os.fspath(source)
     graph = prepare_graph(Path(path), source=plain_source, overrides=overrides, headless=True)
     if source == APP:
         raw = graph.raw
@@ -153,8 +156,6 @@ def attach_app(graph: Graph, outputs: Mapping[str, str], frames: str | None, res
                keep_image: bool) -> Graph:
     """A copy of ``graph`` wired to the application: its ``app_source`` nodes read the frame channel
     ``frames`` and a sink sends ``outputs`` (name -> ``node.port``) with the frames to ``results``."""
-    from rtpose.plugins import get_node_type
-
     problems = [f"output name {name!r}: use a name like 'poses' (letters, digits, _), not 'image'"
                 for name in outputs if name == "image" or not _is_name(name)]
     if problems:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -39,7 +38,6 @@ class Estimator:
         self.output = output
         self._pipeline = Pipeline(graph, live=False).start()
         self._lock = threading.Lock()
-        weakref.finalize(self, self._pipeline.runner.stop)  # an estimator dropped unclosed frees its models
 
     def __call__(self, image: np.ndarray, *, rgb: bool = False) -> Poses:
         """The poses in ``image`` (HxWx3 uint8, BGR unless ``rgb``); raises a node's failure."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from rtpose.app.channels import WAIT_SLICE, FrameChannel, PushedFrame, Result, R
 from rtpose.app.compose import APP, APP_SOURCE_TYPE, attach_app, default_outputs, load
 from rtpose.errors import RtposeError
 from rtpose.graph.build import Graph
+from rtpose.runtime.scheduler import GraphRunner, RunResult
 
 FILE_RESULTS = 8
 """Results waiting for the application before a file-fed graph pauses (back-pressure)."""
@@ -54,8 +56,6 @@ class Pipeline:
     def __init__(self, graph: Graph, *, outputs: Mapping[str, str] | None = None, live: bool = False,
                  keep_image: bool = False, on_result: Callable[[Result], Any] | None = None,
                  max_frames: int | None = None, stop_timeout: float = 2.0) -> None:
-        from rtpose.runtime.scheduler import GraphRunner, RunResult
-
         pushed = any(entry.cls.type_name == APP_SOURCE_TYPE for entry in graph.nodes.values())
         self.live = live
         self.frames = FrameChannel(live) if pushed else None
@@ -80,6 +80,9 @@ class Pipeline:
     def start(self) -> Pipeline:
         """Start the graph (models load in the background); returns self."""
         self._thread.start()
+        # a pipeline left running at exit is stopped and joined first: node threads killed inside
+        # a model call at interpreter shutdown can abort the process
+        weakref.finalize(self, _shut_down, self.runner, self._thread)
         return self
 
     def _run(self) -> None:
@@ -219,6 +222,11 @@ class Pipeline:
     def metrics(self) -> dict[str, dict[str, Any]]:
         """Per-node figures (frames, FPS, p50/p99 ms, queues, drops), as ``rtpose run`` prints them."""
         return self.runner.metrics.snapshot()
+
+
+def _shut_down(runner: GraphRunner, thread: threading.Thread) -> None:
+    runner.stop()
+    thread.join(runner.stop_timeout + 1.0)
 
 
 def as_bgr(frame: Any, rgb: bool = False) -> np.ndarray:
