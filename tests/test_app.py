@@ -279,3 +279,26 @@ def test_estimator_map_left_early_leaves_no_result_behind(shared: Path, models: 
         for _ in est.map(images):
             break
         np.testing.assert_allclose(est(images[2]).keypoints, expected.keypoints, atol=1e-3)
+
+
+def test_several_named_outputs_and_their_errors() -> None:
+    graph = synthetic_graph()
+    outputs = {"detections": "work.detections", "frames": "frames.image"}
+    with rtpose.start(graph, outputs=outputs) as pipeline:
+        for i in range(6):
+            pipeline.push(np.full((8, 8, 3), i, np.uint8), float(i))
+        pipeline.end()
+        results = list(pipeline)
+    assert [sorted(r.outputs) for r in results] == [["detections", "frames"]] * 6
+    assert [int(r.outputs["frames"].pixels[0, 0, 0]) for r in results] == list(range(6))
+    assert results[0].image is None, "pixels come back only with keep_image"
+    with pytest.raises(KeyError, match="its outputs: detections, frames"):
+        results[0].poses
+    with pytest.raises(GraphError, match="output name 'image'"):
+        rtpose.start(graph, outputs={"image": "frames.image"})
+    with pytest.raises(GraphError, match=r"node 'app_results': input 'found': node 'work' has no output 'detection' \(did you mean 'detections'\?\)"):
+        rtpose.start(graph, outputs={"found": "work.detection"})
+    with pytest.raises(GraphError, match="has no Poses output"):
+        rtpose.start(graph)
+    with pytest.raises(ValueError, match="rtpose.start"):
+        next(rtpose.run(BODY, source=rtpose.APP))
