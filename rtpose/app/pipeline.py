@@ -161,8 +161,9 @@ class Pipeline:
             self.start()
         while not self.frames.put(item, timeout=WAIT_SLICE):
             self._dispatch()
-            self._raise_failure()
-            if self.runner.stopping or self._done.is_set():
+            if self.runner.stopping or self.frames.ended:
+                self._join()  # the run ends within its stop deadline; a node's failure is raised here
+                self._raise_failure()
                 raise RtposeError(f"graph {self.graph.name!r} has stopped; it takes no more frames")
         self._dispatch()
         index, self._pushed = self._pushed, self._pushed + 1
