@@ -302,3 +302,17 @@ def test_several_named_outputs_and_their_errors() -> None:
         rtpose.start(graph)
     with pytest.raises(ValueError, match="rtpose.start"):
         next(rtpose.run(BODY, source=rtpose.APP))
+
+
+def test_other_payloads_come_as_poses_with_their_schema_and_attributes(shared: Path) -> None:
+    """Hands (graphs/webcam_hands.yaml) reach the application like bodies: Poses of the hand21 schema,
+    with their per-hand attributes; each photo of the folder is a segment of its own."""
+    models = {"palm.model": str(shared / "models/hand/palm_detection_full.onnx"),
+              "hands.model": str(shared / "models/hand/hand_landmark_full.onnx")}
+    results = list(rtpose.run(REPO / "graphs/webcam_hands.yaml", source=shared / "data/freihand", **models))
+    assert [r.segment for r in results] == sorted({r.segment for r in results}) and len(results) == 5
+    hands = [r.poses for r in results if len(r.poses)]
+    assert len(hands) >= 3, "hands found in most of the 5 FreiHAND photos"
+    assert all(p.schema.name == "hand21" and p.keypoints.shape[1:] == (21, 3) for p in hands)
+    assert all(len(values) == len(p) for p in hands for values in p.attributes.values())
+    assert "handedness" in hands[0].attributes
