@@ -316,3 +316,14 @@ def test_other_payloads_come_as_poses_with_their_schema_and_attributes(shared: P
     assert all(p.schema.name == "hand21" and p.keypoints.shape[1:] == (21, 3) for p in hands)
     assert all(len(values) == len(p) for p in hands for values in p.attributes.values())
     assert "handedness" in hands[0].attributes
+
+
+def test_close_stops_a_live_source_that_never_ends(clip: Path) -> None:
+    g = rtpose.GraphBuilder("endless", plugins=[SYNTHETIC])
+    g.add("camera", "capture", params={"source": clip / "clip.mp4", "loop": True, "live": True})
+    g.add("work", "synthetic_work", inputs={"image": "camera.image"})
+    started = time.monotonic()
+    with rtpose.start(g.build(), outputs={"detections": "work.detections"}) as pipeline:
+        assert pipeline.get(timeout=30) is not None
+    assert time.monotonic() - started < 30 and pipeline.run_result is not None
+    assert pipeline.run_result.error is None and not pipeline.run_result.stuck_threads

@@ -110,10 +110,10 @@ class Pipeline:
         (to ``on_result``, or kept for ``get``); a camera or stream is stopped. Raises a node's failure."""
         self.end()
         self.results.unbound()  # results nobody reads yet must not stall the graph
-        if self._thread.is_alive() and self.frames is None and any(
-                getattr(self.runner.nodes.get(s), "live", False) for s in self.graph.sources()):
-            self.runner.stop()
         while not self._done.wait(WAIT_SLICE):
+            if self.frames is None and any(getattr(self.runner.nodes.get(s), "live", False)
+                                           for s in self.graph.sources()):
+                self.runner.stop()  # a camera never ends by itself (known once its node is open)
             self._dispatch()
         self._join()
         self._dispatch()
