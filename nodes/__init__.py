@@ -6,3 +6,4 @@ every standard node type.
 """
 
 from rtpose_nodes import capture, detect, display, export, pose, record, smooth, track  # noqa: F401
+from rtpose_nodes import count_reps, joint_angles  # noqa: F401
