@@ -76,21 +76,22 @@ class JumpCounter(_Counter):
 
     The *height* is the hips' height in the image divided by the torso length (shoulders to
     hips: a body size a hop does not change and that legs cut off by the frame do not hide).
-    A hop is a rise of at least ``up`` above the last low point followed by a fall from the
-    top of at least half the rise (and at least ``down``): hysteresis on the turning points,
+    A hop is a rise of at least ``up`` above the lowest point of the last ``max_air_s``
+    seconds followed by a fall from the top of at least half the rise (and at least ``down``): hysteresis on the turning points,
     not on a fixed ground level, because between quick hops a smoothed pose does not come
     all the way down, and a person who steps closer or away moves their ground level. The hop
     is counted on that fall, i.e. at landing. It counts only if it took between ``min_air_s``
     and ``max_air_s`` from the low point (a glitch is too quick; a person climbing a step or
-    drifting too slow), and, where the ankles are seen, only if they rose at least half as
-    much as the hips (a hop lifts the feet; standing up from a squat or a bow does not).
-    Walking and standing still move the hips by a few hundredths of a torso length and count
-    nothing. After a gap of more than ``gap_s`` without the person (a lost track) the motion
-    is learned anew; the count is kept.
+    drifting too slow), if the hips moved sideways by at most ``max_drift`` times its rise
+    (skipping is in place; walking bobs the hips while they travel), and, where the ankles
+    are seen, only if they rose at least half as much as the hips (a hop lifts the feet;
+    standing up from a squat or a bow does not). Standing still counts nothing. After a gap
+    of more than ``gap_s`` without the person (a lost track) the motion is learned anew; the
+    count is kept.
     """
 
     def __init__(self, schema: KeypointSchema, up: float = 0.15, down: float = 0.08, min_air_s: float = 0.12,
-                 max_air_s: float = 0.8, min_score: float = 0.3, gap_s: float = 0.5) -> None:
+                 max_air_s: float = 0.8, max_drift: float = 1.0, min_score: float = 0.3, gap_s: float = 0.5) -> None:
         super().__init__()
         if not 0 < down <= up:
             raise ValueError(f"jump thresholds need 0 < down <= up, got down={down}, up={up}")
@@ -98,35 +99,43 @@ class JumpCounter(_Counter):
         self.ankles = [schema.index("left_ankle"), schema.index("right_ankle")]
         self.shoulders = [schema.index("left_shoulder"), schema.index("right_shoulder")]
         self.up, self.down, self.min_air_s, self.max_air_s = up, down, min_air_s, max_air_s
-        self.min_score, self.gap_s = min_score, gap_s
+        self.max_drift, self.min_score, self.gap_s = max_drift, min_score, gap_s
         self._forget_motion()
 
     def _forget_motion(self) -> None:
         self._torso: deque[float] = deque(maxlen=31)
         self._last_time: float | None = None
+        self._ground: deque[tuple[float, float, float, float | None]] = deque()  # (time, x, hip, ankle) not rising
         self._rising = False
-        self._low = math.inf  # the hips' lowest height since the last hop, and when
-        self._low_time = 0.0
+        self._takeoff: tuple[float, float, float, float | None] = (0.0, 0.0, 0.0, None)  # as in _ground
         self._top = -math.inf  # the hips' highest height while rising
-        self._ankle_low: float | None = None  # the ankles' height at the hips' low point
         self._ankle_top: float | None = None
 
-    def _height(self, keypoints: np.ndarray, idx: list[int]) -> float | None:
-        seen = keypoints[idx][keypoints[idx, 2] >= self.min_score]
-        return float(-seen[:, 1].mean()) if len(seen) else None  # image y points down
+    def _position(self, keypoints: np.ndarray, idx: list[int]) -> np.ndarray | None:
+        """Score-weighted mean ``x, y`` of the named points, None when none is seen (the weights
+        make it change smoothly as one point's score crosses ``min_score``)."""
+        pts = keypoints[idx]
+        if not (pts[:, 2] >= self.min_score).any():
+            return None
+        return (pts[:, :2] * pts[:, 2:3]).sum(axis=0) / pts[:, 2].sum()
 
-    def heights(self, keypoints: np.ndarray) -> tuple[float, float, float | None] | None:
-        """This frame's torso length, and the heights of the hips and of the ankles (None: not
-        seen), all in pixels; None when the hips or the torso were never seen."""
+    def heights(self, keypoints: np.ndarray) -> tuple[float, float, float, float | None] | None:
+        """This frame's torso length, the hips' x and height (-y: image y points down) and the
+        ankles' height (None: not seen), in pixels; None when the hips or torso are not known."""
         kps = np.asarray(keypoints, np.float64)
-        ok = kps[:, 2] >= self.min_score
-        if ok[self.hips].any() and ok[self.shoulders].any():
-            shoulders = kps[self.shoulders][ok[self.shoulders], :2].mean(axis=0)
-            hips = kps[self.hips][ok[self.hips], :2].mean(axis=0)
+        hips, shoulders = self._position(kps, self.hips), self._position(kps, self.shoulders)
+        if hips is not None and shoulders is not None:
             self._torso.append(float(np.linalg.norm(shoulders - hips)))
         torso = float(np.median(self._torso)) if self._torso else 0.0
-        hip = self._height(kps, self.hips)
-        return None if hip is None or torso <= 1e-6 else (torso, hip, self._height(kps, self.ankles))
+        if hips is None or torso <= 1e-6:
+            return None
+        ankles = self._position(kps, self.ankles)
+        return torso, float(hips[0]), float(-hips[1]), None if ankles is None else float(-ankles[1])
+
+    def _restart(self, time: float, x: float, hip: float, ankle: float | None) -> None:
+        """Look for the next hop from here."""
+        self._rising = False
+        self._ground = deque([(time, x, hip, ankle)])
 
     def update(self, keypoints: np.ndarray, time: float, frame: int) -> RepEvent | None:
         """Feed one frame's keypoints (K, 3) of this person at ``time`` seconds; the event when a hop landed."""
@@ -136,27 +145,30 @@ class JumpCounter(_Counter):
         heights = self.heights(keypoints)
         if heights is None:
             return None
-        torso, hip, ankle = heights
+        torso, x, hip, ankle = heights
         if not self._rising:
-            if hip < self._low:
-                self._low, self._low_time, self._ankle_low = hip, time, ankle
-            elif hip - self._low >= self.up * torso:
+            self._ground.append((time, x, hip, ankle))
+            while self._ground[0][0] < time - self.max_air_s:
+                self._ground.popleft()
+            low = min(h for _, _, h, _ in self._ground)
+            if hip - low >= self.up * torso:
+                # take-off: the last moment the hips were still at their low point
+                self._takeoff = next(g for g in reversed(self._ground) if g[2] - low <= self.down * torso / 2)
                 self._rising, self._top, self._ankle_top = True, hip, ankle
             return None
-        if hip > self._top:
-            self._top = hip
+        self._top = max(self._top, hip)
         if ankle is not None:
             self._ankle_top = ankle if self._ankle_top is None else max(self._ankle_top, ankle)
-        rise = self._top - self._low
-        if self._top - hip < max(self.down * torso, rise / 2):
-            if time - self._low_time > self.max_air_s:  # too slow for a hop: start again from here
-                self._rising, self._low, self._low_time, self._ankle_low = False, hip, time, ankle
+        start, start_x, low, ankle_low = self._takeoff
+        rise = self._top - low
+        if self._top - hip < max(self.down * torso, rise / 2):  # not falling yet
+            if time - start > self.max_air_s:  # too slow for a hop: start again from here
+                self._restart(time, x, hip, ankle)
             return None
-        start = self._low_time
-        feet_rose = (self._ankle_low is None or self._ankle_top is None
-                     or self._ankle_top - self._ankle_low >= rise / 2)
-        self._rising, self._low, self._low_time, self._ankle_low = False, hip, time, ankle
-        if not (feet_rose and self.min_air_s <= time - start <= self.max_air_s):
+        self._restart(time, x, hip, ankle)
+        feet_rose = ankle_low is None or self._ankle_top is None or self._ankle_top - ankle_low >= rise / 2
+        in_place = abs(x - start_x) <= self.max_drift * rise
+        if not (feet_rose and in_place and self.min_air_s <= time - start <= self.max_air_s):
             return None
         return self._complete(frame, time, start, rise / torso)
 
