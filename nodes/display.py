@@ -32,6 +32,7 @@ from pydantic import Field
 
 from rtpose.api import Image, Node, Params, Poses, RtposeError, register_node
 from rtpose.viz.overlay import draw_poses
+from rtpose.viz.qt_libs import xcb_problem
 from rtpose_nodes.record import VideoSink
 
 if TYPE_CHECKING:
@@ -48,12 +49,24 @@ class DisplayParams(Params):
     draw_ids: bool = True
     show_panel: bool = Field(True, description="show the stats panel at start (h toggles it)")
     fullscreen: bool = Field(False, description="start fullscreen (f toggles it)")
-    snapshot_dir: str = Field("snapshots", description="folder for s snapshots (PNG)")
-    record_dir: str = Field("recordings", description="folder for r recordings (MP4)")
+    snapshot_dir: str = Field(default_factory=lambda: str(user_media_dir("PICTURES")),
+                              description="folder for s snapshots (PNG); default: ~/Pictures/rtpose "
+                                          "($XDG_PICTURES_DIR/rtpose where set)")
+    record_dir: str = Field(default_factory=lambda: str(user_media_dir("VIDEOS")),
+                            description="folder for r recordings (MP4); default: ~/Videos/rtpose "
+                                        "($XDG_VIDEOS_DIR/rtpose where set)")
     record_fps: float | None = Field(None, gt=0, le=1000, description="recording frame rate; default: from timestamps")
     width: int = Field(1280, ge=160, le=16384, description="initial width of the video area")
     height: int = Field(720, ge=90, le=16384, description="initial height of the video area "
                         "(menu and status bars come on top)")
+
+
+def user_media_dir(kind: str) -> Path:
+    """Where a user's pictures or videos go (``kind`` PICTURES or VIDEOS): ``$XDG_<kind>_DIR/rtpose``,
+    else ``~/Pictures/rtpose`` / ``~/Videos/rtpose``; not the folder the command happened to run in."""
+    xdg = os.environ.get(f"XDG_{kind}_DIR")
+    base = Path(xdg).expanduser() if xdg else Path.home() / kind.capitalize()
+    return base / "rtpose"
 
 
 def _pyqt5_available() -> bool:
@@ -164,7 +177,7 @@ class Display(Node):
     window: PoseWindow | None = None
 
     def open(self) -> None:
-        problem = screen_problem()
+        problem = screen_problem() or xcb_problem()
         if problem is not None:
             raise RtposeError(f"node {self.name!r}: {problem}")
         p: DisplayParams = self.params  # type: ignore[assignment]

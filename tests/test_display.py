@@ -461,3 +461,14 @@ def test_a_failing_recording_stops_without_failing_the_node(tmp_path: Path) -> N
     assert not node._recorder.recording
     assert "Error" in (node._recorder.take_error() or "") and node._recorder.take_error() is None
     node.close()
+
+
+def test_snapshots_and_recordings_go_to_the_users_media_folders(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    from rtpose_nodes.display import DisplayParams
+
+    monkeypatch.delenv("XDG_PICTURES_DIR", raising=False)
+    monkeypatch.setenv("XDG_VIDEOS_DIR", str(tmp_path / "vids"))
+    params = DisplayParams()
+    assert Path(params.snapshot_dir) == Path.home() / "Pictures" / "rtpose"
+    assert Path(params.record_dir) == tmp_path / "vids" / "rtpose"

@@ -9,5 +9,6 @@ below; plugins register theirs with :func:`register_schema`.
 
 from rtpose.schemas.base import KeypointSchema, get_schema, register_schema, schema_names
 from rtpose.schemas.coco import COCO17
+from rtpose.schemas.h36m import H36M17
 
-__all__ = ["COCO17", "KeypointSchema", "get_schema", "register_schema", "schema_names"]
+__all__ = ["COCO17", "H36M17", "KeypointSchema", "get_schema", "register_schema", "schema_names"]

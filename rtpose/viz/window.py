@@ -26,11 +26,14 @@ import cv2
 import numpy as np
 from PyQt5.QtCore import QEventLoop, QRect, QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import (QCloseEvent, QColor, QFont, QFontDatabase, QFontMetrics, QImage, QKeyEvent,
-                         QKeySequence, QPainter, QPaintEvent)
+                         QKeySequence, QMouseEvent, QPainter, QPaintEvent, QPen)
 from PyQt5.QtWidgets import QAction, QApplication, QLabel, QMainWindow, QWidget
 
+from rtpose.schemas import get_schema
 from rtpose.types import Poses
+from rtpose.viz.colors import track_color
 from rtpose.viz.overlay import Rect, draw_poses
+from rtpose.viz.view3d import place_people, project, view_extent
 
 T = TypeVar("T")
 
@@ -48,6 +51,10 @@ PANEL_MARGIN = 12
 PANEL_PAD = 10
 PANEL_CLEARANCE = 4
 """Gap kept between the panel and a person's ``#id`` tag (widget pixels)."""
+VIEW3D_SIZE = 240
+"""Side of the 3D panel (bottom-right), shown when the poses carry ``keypoints_3d``."""
+VIEW3D_DRAG = 0.01
+"""Radians the 3D view turns per pixel dragged."""
 
 _BACKGROUND = QColor(17, 19, 23)
 _STYLE = """
@@ -61,6 +68,19 @@ QStatusBar { background: #1a1d23; color: #c8ccd4; }
 QStatusBar QLabel { color: #9aa1ad; padding: 0 8px; }
 """
 _HAS_BGR888 = hasattr(QImage, "Format_BGR888")  # Qt >= 5.14
+
+
+Skeletons3d = tuple[np.ndarray, tuple[tuple[int, int], ...], list[tuple[int, int, int]]]
+"""People's placed 3D points (N, K, 3), the schema's edges, and a BGR colour per person."""
+
+
+def skeletons_3d(poses: Poses | None, image_width: int) -> Skeletons3d | None:
+    """What the 3D panel draws for a frame's poses, or None when they carry no ``keypoints_3d``."""
+    if poses is None or not len(poses) or "keypoints_3d" not in poses.attributes:
+        return None
+    schema = get_schema(poses.attributes.get("schema_3d", ["h36m17"])[0])
+    points = place_people(np.asarray(poses.attributes["keypoints_3d"], np.float32), poses.boxes, image_width)
+    return points, schema.skeleton, [track_color(int(t)) for t in poses.track_ids]
 
 
 @dataclass(frozen=True)
@@ -282,6 +302,9 @@ class VideoView(QWidget):
         self._font = QFontDatabase.systemFont(QFontDatabase.FixedFont)
         self._font.setPointSizeF(max(9.0, self._font.pointSizeF()))
         self._panel_widths = (0, 0)
+        self.skeletons3d: Skeletons3d | None = None
+        self.yaw, self.pitch = 0.6, 0.25
+        self._drag_from: tuple[int, int] | None = None
 
     def set_frame(self, pixels: np.ndarray) -> None:
         """Show ``pixels`` (BGR); keeps the array alive as long as the QImage that wraps it."""
@@ -306,6 +329,8 @@ class VideoView(QWidget):
                 painter.drawText(self.rect(), Qt.AlignCenter, "Waiting for frames…")
             if self.panel_visible and self.rows:
                 self._paint_panel(painter)
+            if self.skeletons3d is not None:
+                self._paint_view3d(painter)
             self._paint_badges(painter)
         finally:
             painter.end()
@@ -357,6 +382,52 @@ class VideoView(QWidget):
             painter.drawText(QRect(x, top, label_w, line_h), Qt.AlignLeft | Qt.AlignVCenter, label.lstrip("#"))
             painter.setPen(QColor(120, 180, 255) if header else QColor(245, 246, 248))
             painter.drawText(QRect(x + label_w + gap, top, value_w, line_h), Qt.AlignRight | Qt.AlignVCenter, value)
+
+    def view3d_rect(self) -> QRect:
+        """Where the 3D panel lies (bottom-right)."""
+        return QRect(self.width() - VIEW3D_SIZE - PANEL_MARGIN, self.height() - VIEW3D_SIZE - PANEL_MARGIN,
+                     VIEW3D_SIZE, VIEW3D_SIZE)
+
+    def _paint_view3d(self, painter: QPainter) -> None:
+        """Every person's 3D skeleton, orthographic, turned by the mouse; a floor line under the feet."""
+        assert self.skeletons3d is not None
+        rect = self.view3d_rect()
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setPen(QColor(255, 255, 255, 36))
+        painter.setBrush(QColor(10, 12, 16, 185))
+        painter.drawRoundedRect(QRectF(rect), 8, 8)
+        points, edges, colors = self.skeletons3d
+        pixels = project(points, self.yaw, self.pitch, VIEW3D_SIZE, view_extent(points))
+        for person, color in zip(pixels, colors):
+            painter.setPen(QPen(QColor(color[2], color[1], color[0]), 2))
+            for a, b in edges:
+                painter.drawLine(int(rect.x() + person[a, 0]), int(rect.y() + person[a, 1]),
+                                 int(rect.x() + person[b, 0]), int(rect.y() + person[b, 1]))
+        painter.setPen(QColor(150, 155, 165))
+        painter.setFont(self._font)
+        painter.drawText(rect.adjusted(8, 4, -8, -4), Qt.AlignLeft | Qt.AlignTop, "3D · drag to turn")
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self.skeletons3d is not None and self.view3d_rect().contains(event.pos()):
+            self._drag_from = (event.x(), event.y())
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._drag_from is not None:
+            dx, dy = event.x() - self._drag_from[0], event.y() - self._drag_from[1]
+            self.turn_view3d(dx, dy)
+            self._drag_from = (event.x(), event.y())
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        self._drag_from = None
+        super().mouseReleaseEvent(event)
+
+    def turn_view3d(self, dx: float, dy: float) -> None:
+        """Turn the 3D view by a mouse drag of (dx, dy) pixels; the tilt stops short of straight up or down."""
+        self.yaw += dx * VIEW3D_DRAG
+        self.pitch = min(max(self.pitch + dy * VIEW3D_DRAG, -1.5), 1.5)
+        self.update()
 
     def _paint_badges(self, painter: QPainter) -> None:
         """REC and PAUSED badges, top-right, so the state is visible even with the panel hidden."""
@@ -491,6 +562,7 @@ class PoseWindow(QMainWindow):
             pixels = draw_poses(frame.pixels, frame.poses, o.kpt_threshold, o.draw_boxes, o.draw_ids,
                                 copy=True, keep_out=keep_out)
         self.shown_pixels, self._drawn_keep_out = pixels, keep_out
+        self.view.skeletons3d = skeletons_3d(frame.poses, w)
         self.view.set_frame(pixels)
 
     def _relayout(self) -> None:

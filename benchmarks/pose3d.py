@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""3D pose per person: what it costs and how steady it is (graphs/webcam_3d.yaml on make_clip clips).
+
+Prints, with the shared YOLOX-Nano, SimplePose-nano and BlazePose GHUM (pose_landmark_full):
+
+- cost per person of the 3D model (BlazePose GHUM on aligned crops) against the 2D pose model
+  on the same people, in the same process;
+- end-to-end FPS of webcam_3d.yaml against webcam_body.yaml on the same 5-person clip;
+- bone-length stability: the coefficient of variation of each person's thigh and upper-arm
+  lengths over a walking clip, raw (``pose3d.steady_bones=false``) against steadied.
+
+    python benchmarks/pose3d.py --frames 150
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _clip import REPO, cached_clip, clip_frames, shared_dir  # noqa: E402
+from _run import run_timed  # noqa: E402
+
+from rtpose.cli import prepare_graph  # noqa: E402
+from rtpose.models.blazepose import BlazePoseLandmarks  # noqa: E402
+from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
+from rtpose.models.yolox import YoloxDetector  # noqa: E402
+from rtpose.schemas import H36M17  # noqa: E402
+from rtpose.tracking.evaluate3d import bone_cv  # noqa: E402
+
+LIMBS = {"left thigh": (4, 5), "right thigh": (1, 2), "left upper arm": (11, 12), "right upper arm": (14, 15)}
+
+
+def models(shared: Path) -> dict[str, str]:
+    return {"detector": str(shared / "models/det/yolox_nano_416x416.onnx"),
+            "pose": str(shared / "models/pose/simplepose_nano_256x192.onnx"),
+            "pose3d": str(shared / "models/pose3d/pose_landmark_full.onnx")}
+
+
+def cost_per_person(clip: Path, frames: int, paths: dict[str, str]) -> tuple[float, float, int]:
+    """Milliseconds per person of the 2D pose model and of the 3D model, on the detector's people."""
+    detector = YoloxDetector(paths["detector"], score_threshold=0.3)
+    pose2d = TopDownPoseEstimator(paths["pose"])
+    pose3d = BlazePoseLandmarks(paths["pose3d"])
+    t2d = t3d = 0.0
+    people = 0
+    for frame in clip_frames(clip, frames):
+        boxes = detector(frame).boxes
+        t0 = time.perf_counter()
+        keypoints = pose2d(frame, boxes)
+        t1 = time.perf_counter()
+        pose3d(frame, keypoints, boxes)
+        t3d += time.perf_counter() - t1
+        t2d += t1 - t0
+        people += len(boxes)
+    return 1000 * t2d / max(people, 1), 1000 * t3d / max(people, 1), people
+
+
+def graph_fps(graph: str, clip: Path, frames: int, paths: dict[str, str], extra: list[str] | None = None,
+              export: Path | None = None) -> float:
+    overrides = [f"{node}.model={path}" for node, path in paths.items() if graph == "webcam_3d" or node != "pose3d"]
+    built = prepare_graph(REPO / "graphs" / f"{graph}.yaml", source=str(clip), overrides=overrides + (extra or []),
+                          headless=True, export=export)
+    run = run_timed(built, frames)
+    done = min(run.runner.metrics.snapshot()[s]["frames_out"] for s in built.sinks())
+    return done / run.wall_s
+
+
+def bone_stability(clip: Path, frames: int, paths: dict[str, str], out: Path) -> dict[bool, np.ndarray]:
+    import json
+
+    result = {}
+    for steady in (False, True):
+        export = out / f"3d_steady_{steady}.jsonl"
+        graph_fps("webcam_3d", clip, frames, paths, [f"pose3d.steady_bones={str(steady).lower()}"], export)
+        tracks: dict[int, list] = {}
+        for line in export.read_text().splitlines():
+            for person in json.loads(line)["people"]:
+                tracks.setdefault(person["track_id"], []).append(person["keypoints_3d"])
+        index = [H36M17.skeleton.index(edge) for edge in LIMBS.values()]
+        result[steady] = np.mean([bone_cv(np.array(seq), H36M17.skeleton)[index]
+                                  for seq in tracks.values() if len(seq) >= 20], axis=0)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=150)
+    args = parser.parse_args()
+    console = Console()
+    paths = models(shared_dir())
+    crowd = cached_clip(frames=args.frames, people=5) / "clip.mp4"
+    ms2d, ms3d, people = cost_per_person(crowd, min(args.frames, 60), paths)
+    table = Table(title=f"cost per person ({people} people, 2 cores)")
+    for col in ("model", "ms per person", "x 2D pose"):
+        table.add_column(col)
+    table.add_row("2D pose (SimplePose-nano, batched)", f"{ms2d:.1f}", "1.00")
+    table.add_row("3D (BlazePose GHUM full, aligned crop)", f"{ms3d:.1f}", f"{ms3d / ms2d:.2f}")
+    console.print(table)
+    body, three_d = graph_fps("webcam_body", crowd, args.frames, paths), graph_fps("webcam_3d", crowd, args.frames, paths)
+    table = Table(title=f"graph FPS, 5-person 1280x720 clip, {args.frames} frames")
+    for col in ("graph", "FPS", "x body graph"):
+        table.add_column(col)
+    table.add_row("webcam_body", f"{body:.1f}", "1.00")
+    table.add_row("webcam_3d", f"{three_d:.1f}", f"{three_d / body:.2f}")
+    console.print(table)
+    walk = cached_clip(frames=args.frames, people=2, seed=1)
+    cvs = bone_stability(walk / "clip.mp4", args.frames, paths, walk)
+    table = Table(title="bone length coefficient of variation over each track (2-person walk clip)")
+    for col in ("bone", "raw", "steadied", "ratio"):
+        table.add_column(col)
+    for i, name in enumerate(LIMBS):
+        table.add_row(name, f"{cvs[False][i]:.4f}", f"{cvs[True][i]:.4f}", f"{cvs[True][i] / cvs[False][i]:.2f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
