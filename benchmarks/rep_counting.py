@@ -10,9 +10,9 @@ subprocess), with ``reps.events_csv`` writing every counted hop. Tracks are matc
 clip's people per frame by pose (``rtpose.tracking.evaluate.align``); a person's count is the
 final ``reps.jump`` of the tracks matched to them on at least 10 frames. Per person:
 
-- **error**: counted minus true hops; **error tracked**: the same over the hops that start
-  once the person is tracked (``tracked from``: the first frame a track matches them; the
-  detector finds some people late, and hops before that cannot be counted);
+- **error**: counted minus true hops; **error tracked**: the same over the hops whose top
+  comes once the person is tracked (``tracked from``: the first frame a track matches them;
+  the detector finds some people late, and hops before that cannot be counted);
 - **rest false**: hops counted while the person stood still: between the start and the first
   hop, in every pause of at least ``REST_FRAMES`` frames between two hops, and after the last
   one (each from ``LANDING_SLACK`` frames after a landing to the next take-off);
@@ -113,7 +113,7 @@ def score_people(truth: dict, records: list[dict], events: list[dict]) -> dict[i
         count = sum(final.get(t, 0) for t in tracks)
         seen = np.flatnonzero(np.isin(a.track[:, column], tracks))
         tracked_from = int(seen[0]) if len(seen) else len(truth["frames"])
-        countable = sum(start >= tracked_from for start, _ in hops)
+        countable = sum((start + end) / 2 >= tracked_from for start, end in hops)
         people[int(gid)] = {
             "tracks": tracks, "tracked_from": tracked_from, "true": len(hops), "counted": count,
             "error": count - len(hops), "error_tracked": count - countable,

@@ -1,10 +1,11 @@
 """Jump-rope counting end to end: graphs/jump_rope.yaml with the real shared models on make_clip's
 jump clips, against every person's true hops (the measures of benchmarks/rep_counting.py).
 
-Measured (benchmarks/rep_counting.py, seeds 0-5, 4 people x 300 frames): every tracked person within
-1 of the truth (19 of 21 exact; the two off were found by the detector only after their first
-hops), no count while resting, counts 1 frame before to 2 frames after the landing, none on
-walk and still clips. Margins below: at most 1 off per person, 2 in all, 1 false count.
+Measured (benchmarks/rep_counting.py, seeds 0-5, 4 people x 300 frames): 19 of the 21 tracked people
+counted exactly, the other two short by the 1 and 2 hops they made before the detector first found
+them (every hop once tracked counted), no count while resting, counts 1 frame before to 2 frames
+after the landing, none on walk and still clips. Seeds 0 and 2 here: all 7 tracked people exact.
+Margins below: at most 1 off per person once tracked, 2 in all, 1 false count.
 """
 
 from __future__ import annotations
