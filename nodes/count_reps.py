@@ -8,9 +8,11 @@ id, so a person whose track is lost and found again under the same id keeps thei
 segment (a photo, a video that loops) starts every count again (``reset``).
 
 Adds to every person, on every frame: ``attributes["reps"]`` (``{exercise: count}``, cumulative),
-``attributes["cadence"]`` (reps per minute, 0 when they stopped) and ``attributes["caption"]``
-(``"12 jumps 96/min"``, which the window and recordings draw beside the person's id). With
-``events_csv``, every completed rep is one row of that file.
+``attributes["cadence"]`` (reps per minute, 0 when they stopped), ``attributes["rep_event"]``
+(on the frame a rep completes ``{"rep", "frame", "time", "duration", "peak"}``, else None: for
+later nodes that react to a rep) and ``attributes["caption"]`` (``"12 jumps 96/min"``, which the
+window and recordings draw beside the person's id). With ``events_csv``, every completed rep is
+one row of that file.
 
 Time comes from the ``image`` input's timestamps when it is wired (frames dropped by a live
 source then count), else from the frame index at ``fps``.
@@ -19,7 +21,7 @@ source then count), else from the frame index at ``fps``.
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -122,7 +124,11 @@ class CountReps(Node):
         if track_id not in self.counters:
             p = self.params
             if p.exercise == "jump":
-                self.counters[track_id] = JumpCounter(poses.schema, up=p.up, down=p.down, min_score=p.min_score)
+                try:
+                    self.counters[track_id] = JumpCounter(poses.schema, up=p.up, down=p.down, min_score=p.min_score)
+                except KeyError as exc:
+                    raise ValueError(f"count_reps {self.name!r}: exercise jump needs shoulders, hips and ankles: "
+                                     f"{exc.args[0]}") from None
             else:
                 low, high = p.thresholds
                 self.counters[track_id] = AngleRepCounter(low, high, p.phase if p.exercise == "custom" else "flex")
@@ -145,11 +151,12 @@ class CountReps(Node):
         self._frames += 1
         angles = self._angle_values(poses) if self.params.exercise != "jump" else None
         exercise = self.params.exercise
-        reps, rates, captions = [], [], []
+        reps, rates, events, captions = [], [], [], []
         for i, track_id in enumerate(int(t) for t in poses.track_ids):
             if track_id < 0:  # untracked: nobody to count for
                 reps.append({exercise: 0})
                 rates.append(0.0)
+                events.append(None)
                 captions.append("")
                 continue
             counter = self._counter(track_id, poses)
@@ -163,8 +170,9 @@ class CountReps(Node):
                 self._write(event, track_id, rate)
             reps.append({exercise: counter.count})
             rates.append(round(rate, 1))
+            events.append(None if event is None else asdict(event))
             captions.append(caption(exercise, counter.count, rate))
-        attributes = poses.attributes | {"reps": reps, "cadence": rates, "caption": captions}
+        attributes = poses.attributes | {"reps": reps, "cadence": rates, "rep_event": events, "caption": captions}
         return {"poses": replace(poses, attributes=attributes)}
 
     def _write(self, event: RepEvent, track_id: int, rate: float) -> None:

@@ -228,6 +228,9 @@ def test_count_reps_jump_per_person_attributes_and_events_csv(tmp_path: Path) ->
     assert out[12].attributes["reps"][0] == {"jump": 0} and out[23].attributes["reps"][0] == {"jump": 1}
     assert out[61].attributes["caption"][0] == "3 jumps 90/min"  # a hop every 20 frames at 30 fps
     assert last["caption"] == ["3 jumps", "2 jumps", ""] and last["cadence"][0] == 0.0  # stopped for 4.6 s
+    landed = [o.attributes["rep_event"][0] for o in out if o.attributes["rep_event"][0] is not None]
+    assert [e["rep"] for e in landed] == [1, 2, 3] and 19 <= landed[0]["frame"] <= 21 and 0.25 < landed[0]["duration"] < 0.45
+    assert all(o.attributes["rep_event"][2] is None for o in out)
     rows = list(csv.DictReader(events.open()))
     assert [(r["track_id"], r["rep"]) for r in rows] == [("1", "1"), ("2", "1"), ("1", "2"), ("2", "2"), ("1", "3")]
     assert rows[0]["exercise"] == "jump" and 0.4 <= float(rows[0]["peak"]) <= 0.55
@@ -277,6 +280,11 @@ def test_count_reps_params_are_checked() -> None:
     feet = make_node(exercise="custom", angle="left_ankle", low=80, high=100)
     with pytest.raises(ValueError, match="schema 'coco17' has no angle left_ankle"):
         run(feet, [poses_of([(1, person_at(0, 0))])])
+    hands = KeypointSchema("test_hand", ("wrist", "thumb_tip"))
+    one_hand = Poses(boxes=[[0, 0, 9, 9]], scores=[1], class_ids=[0], track_ids=[1], keypoints=np.ones((1, 2, 3)),
+                     schema=hands)
+    with pytest.raises(ValueError, match="'reps': exercise jump needs .*'test_hand' has no keypoint 'left_hip'"):
+        run(make_node(exercise="jump"), [one_hand])
 
 
 def test_caption_text() -> None:
