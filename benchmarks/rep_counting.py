@@ -171,7 +171,8 @@ def main() -> None:
                   f"false counts at rest {sum(p['rest_false'] for p in everyone)}, median latency "
                   f"{np.nanmedian([p['latency_median'] for p in everyone]):.1f} frames")
     walking = {mode: false_counts(mode, args.seeds[0], args.people, args.frames) for mode in ("walk", "still")}
-    console.print(f"hops counted where nobody hops (seed {args.seeds[0]}, {args.people} people x {args.frames} frames): "
+    console.print(f"hops counted where nobody hops (seed {args.seeds[0]}, {args.people} people x {args.frames} "
+                  "frames): "
                   + ", ".join(f"{mode} {n}" for mode, n in walking.items()))
     if args.json:
         args.json.write_text(json.dumps({"jump": {str(k): v for k, v in results.items()}, "no_hops": walking},

@@ -77,12 +77,12 @@ class JumpCounter(_Counter):
     The *height* is the hips' height in the image divided by the torso length (shoulders to
     hips: a body size a hop does not change and that legs cut off by the frame do not hide).
     A hop is a rise of at least ``up`` above the lowest point of the last ``max_air_s``
-    seconds followed by a fall from the top of at least half the rise (and at least ``down``): hysteresis on the turning points,
-    not on a fixed ground level, because between quick hops a smoothed pose does not come
-    all the way down, and a person who steps closer or away moves their ground level. The hop
-    is counted on that fall, i.e. at landing. It counts only if it took between ``min_air_s``
-    and ``max_air_s`` from the low point (a glitch is too quick; a person climbing a step or
-    drifting too slow), if the hips moved sideways by at most ``max_drift`` times its rise
+    seconds followed by a fall from the top of at least half the rise (and at least
+    ``down``): hysteresis on the turning points, not on a fixed ground level, because between
+    quick hops a smoothed pose does not come all the way down, and a person who steps closer
+    or away moves their ground level. The hop is counted on that fall, i.e. at landing. It
+    counts only if it took between ``min_air_s`` and ``max_air_s`` from take-off (a glitch is
+    too quick; a person climbing a step or drifting too slow), if the hips moved sideways by at most ``max_drift`` times its rise
     (skipping is in place; walking bobs the hips while they travel), and, where the ankles
     are seen, only if they rose at least half as much as the hips (a hop lifts the feet;
     standing up from a squat or a bow does not). Standing still counts nothing. After a gap
