@@ -82,10 +82,10 @@ class JumpCounter(_Counter):
     quick hops a smoothed pose does not come all the way down, and a person who steps closer
     or away moves their ground level. The hop is counted on that fall, i.e. at landing. It
     counts only if it took between ``min_air_s`` and ``max_air_s`` from take-off (a glitch is
-    too quick; a person climbing a step or drifting too slow), if the hips moved sideways by at most ``max_drift`` times its rise
-    (skipping is in place; walking bobs the hips while they travel), and, where the ankles
-    are seen, only if they rose at least half as much as the hips (a hop lifts the feet;
-    standing up from a squat or a bow does not). Standing still counts nothing. After a gap
+    too quick; a person climbing a step or drifting too slow), if the hips moved sideways by
+    at most ``max_drift`` times its rise (skipping is in place; walking bobs the hips while
+    they travel), and, where the ankles are seen, only if they rose at least half as much as
+    the hips (a hop lifts the feet; standing up from a squat or a bow does not). Standing still counts nothing. After a gap
     of more than ``gap_s`` without the person (a lost track) the motion is learned anew; the
     count is kept.
     """
