@@ -85,9 +85,9 @@ class JumpCounter(_Counter):
     too quick; a person climbing a step or drifting too slow), if the hips moved sideways by
     at most ``max_drift`` times its rise (skipping is in place; walking bobs the hips while
     they travel), and, where the ankles are seen, only if they rose at least half as much as
-    the hips (a hop lifts the feet; standing up from a squat or a bow does not). Standing still counts nothing. After a gap
-    of more than ``gap_s`` without the person (a lost track) the motion is learned anew; the
-    count is kept.
+    the hips (a hop lifts the feet; standing up from a squat or a bow does not). Standing
+    still counts nothing. After a gap of more than ``gap_s`` without the person (a lost
+    track) the motion is learned anew; the count is kept.
     """
 
     def __init__(self, schema: KeypointSchema, up: float = 0.15, down: float = 0.08, min_air_s: float = 0.12,
