@@ -119,9 +119,10 @@ class JumpCounter(_Counter):
             return None
         return (pts[:, :2] * pts[:, 2:3]).sum(axis=0) / pts[:, 2].sum()
 
-    def heights(self, keypoints: np.ndarray) -> tuple[float, float, float, float | None] | None:
-        """This frame's torso length, the hips' x and height (-y: image y points down) and the
-        ankles' height (None: not seen), in pixels; None when the hips or torso are not known."""
+    def _measure(self, keypoints: np.ndarray) -> tuple[float, float, float, float | None] | None:
+        """Adds this frame's torso length to the recent ones; returns their median, the hips' x and
+        height (-y: image y points down) and the ankles' height (None: not seen), in pixels; None
+        when the hips or the torso are not known."""
         kps = np.asarray(keypoints, np.float64)
         hips, shoulders = self._position(kps, self.hips), self._position(kps, self.shoulders)
         if hips is not None and shoulders is not None:
@@ -142,7 +143,7 @@ class JumpCounter(_Counter):
         if self._last_time is not None and time - self._last_time > self.gap_s:
             self._forget_motion()
         self._last_time = time
-        heights = self.heights(keypoints)
+        heights = self._measure(keypoints)
         if heights is None:
             return None
         torso, x, hip, ankle = heights
