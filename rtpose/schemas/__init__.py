@@ -10,5 +10,6 @@ below; plugins register theirs with :func:`register_schema`.
 from rtpose.schemas.base import KeypointSchema, get_schema, register_schema, schema_names
 from rtpose.schemas.coco import COCO17
 from rtpose.schemas.h36m import H36M17
+from rtpose.schemas.hand import HAND21
 
-__all__ = ["COCO17", "H36M17", "KeypointSchema", "get_schema", "register_schema", "schema_names"]
+__all__ = ["COCO17", "H36M17", "HAND21", "KeypointSchema", "get_schema", "register_schema", "schema_names"]
