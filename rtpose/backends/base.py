@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 BACKEND_NAMES: tuple[str, ...] = ("tensorrt", "torch", "onnxruntime")
 """Every backend name :func:`open_backend` accepts besides ``auto``."""
 
+TRITON_SCHEME = "triton://"
+"""``triton://HOST:PORT/MODEL``: a model served by a Triton server (see ``rtpose serve``)."""
 TENSORRT_SUFFIXES: tuple[str, ...] = (".engine", ".plan", ".trt")
 TORCHSCRIPT_SUFFIXES: tuple[str, ...] = (".pt", ".ts", ".torchscript", ".jit")
 
@@ -151,12 +153,19 @@ def open_backend(
     ``options`` go to the engine (e.g. ``threads`` for ONNX Runtime, ``fp16``
     for torch). Every failure is a :class:`ModelError` that names the model.
     """
+    if isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".tflite":  # LiteRT, optional
+        return importlib.import_module("rtpose.backends.tflite").open_tflite(Path(model), backend, device, **options)
     if backend != "auto" and backend not in BACKEND_NAMES:
         raise ModelError(f"unknown backend {backend!r}: use auto or one of {', '.join(BACKEND_NAMES)}")
     if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
         raise ModelError(f"unknown device {device!r}: use auto, cpu or cuda")
     if not isinstance(model, (str, Path)):
         return _open_module(model, backend, device, options)
+    if str(model).startswith(TRITON_SCHEME):
+        from rtpose.backends.triton import TritonBackend
+
+        address, _, name = str(model)[len(TRITON_SCHEME):].rpartition("/")
+        return TritonBackend(address, name, **options)
 
     path = Path(model).expanduser()
     if not path.is_file():

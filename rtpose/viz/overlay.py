@@ -61,6 +61,9 @@ def draw_poses(image_bgr: np.ndarray, poses: Poses, kpt_threshold: float = 0.3, 
     ``keep_out``: areas where ``#id`` tags must not go, e.g. where the window lays its stats
     panel over the frame. A tag that would fall there slides along its box's top edge
     (right of the area) or down its left edge (below it); tags also avoid each other.
+
+    A person's ``poses.attributes["caption"]`` (a short string, e.g. a rep count) is drawn in
+    their id tag, after the id.
     """
     canvas = _canvas(image_bgr, copy)
     style = Style.for_shape(canvas.shape[0], canvas.shape[1])
@@ -72,8 +75,10 @@ def draw_poses(image_bgr: np.ndarray, poses: Poses, kpt_threshold: float = 0.3, 
             _draw_skeleton(canvas, poses.keypoints[i], poses.schema, kpt_threshold, style)
     if draw_ids:
         taken: list[Rect] = [tuple(map(float, r)) for r in keep_out]  # type: ignore[misc]
+        captions = poses.attributes.get("caption")
         for i in range(len(poses)):
-            _draw_id(canvas, poses.boxes[i], int(poses.track_ids[i]), style, taken)
+            caption = str(captions[i]) if captions is not None and captions[i] else ""
+            _draw_id(canvas, poses.boxes[i], int(poses.track_ids[i]), style, taken, caption)
     return canvas
 
 
@@ -130,16 +135,19 @@ def _draw_box(canvas: np.ndarray, box: np.ndarray, color: colors.BGR, style: Sty
     cv2.rectangle(canvas, (x1, y1), (x2, y2), color, style.box, cv2.LINE_8)
 
 
-def _draw_id(canvas: np.ndarray, box: np.ndarray, track_id: int, style: Style, taken: list[Rect]) -> None:
-    """A filled tag ``#id`` in the person's colour, above the box's top-left corner (inside it at
-    the frame's top edge), moved along the box's edge when that spot is in ``taken``.
+def _draw_id(canvas: np.ndarray, box: np.ndarray, track_id: int, style: Style, taken: list[Rect],
+             caption: str = "") -> None:
+    """A filled tag ``#id`` (and ``caption`` after it) in the person's colour, above the box's
+    top-left corner (inside it at the frame's top edge), moved along the box's edge when that
+    spot is in ``taken``.
 
     The tag's rectangle is appended to ``taken``, so later tags avoid it.
     """
     if track_id < 0 or not np.isfinite(box).all():
         return
     color = colors.track_color(track_id)
-    text = f"#{track_id}"
+    # OpenCV's Hershey fonts have ASCII only: other characters become "?" here rather than garbage
+    text = f"#{track_id} {caption.encode('ascii', 'replace').decode()}" if caption else f"#{track_id}"
     font = cv2.FONT_HERSHEY_SIMPLEX
     (tw, th), base = cv2.getTextSize(text, font, style.font_scale, style.font_thickness)
     pad = max(2, th // 4)
