@@ -125,6 +125,9 @@ KNOWN_MODELS.update({
                   (192, 192), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
         ModelSpec("palm_detection_lite", _MEDIAPIPE + "palm_detection_lite.tflite", "palm_detector", "tflite",
                   (192, 192), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
+        # MediaPipe Face Mesh (468 points; rtpose.models.face)
+        ModelSpec("face_landmark", _MEDIAPIPE + "face_landmark.tflite", "face_landmarks", "tflite",
+                  (192, 192), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
     )
 })
 
