@@ -7,6 +7,8 @@ heatmap model works the same way with ``schema: hand21`` or ``schema: coco_whole
 
 from __future__ import annotations
 
+import warnings
+
 from pydantic import Field
 
 from rtpose.api import Detections, Image, ModelError, Node, Params, Poses, Tracks, get_schema, register_node
@@ -14,11 +16,15 @@ from rtpose.models.heatmap import IMAGENET_MEAN, IMAGENET_STD, TopDownPoseEstima
 from rtpose.models.registry import get_spec, resolve_model
 
 
+# `schema` is the param's name users write; pydantic warns that it shadows BaseModel's deprecated
+# `schema()` classmethod, which the field replaces on instances as intended.
+warnings.filterwarnings("ignore", message='Field name "schema" in "PoseParams" shadows', category=UserWarning)
+
+
 class PoseParams(Params):
     model: str = Field("hrnet_w32_coco_256x192",
                        description="a known model name (`rtpose models list`) or a .onnx/.engine path")
-    schema_: str = Field("coco17", alias="schema",
-                         description="keypoint schema of the model's output (its K must match the heatmaps)")
+    schema: str = Field("coco17", description="keypoint schema of the model's output (its K must match the heatmaps)")
     heatmap_output: int | str = Field(0, description=(
         "which model output holds the heatmaps, by index or name (multi-stage CPM-style models: the last stage)"))
     backend: str = Field("auto", description="auto, onnxruntime, tensorrt or torch")
@@ -42,7 +48,7 @@ class Pose(Node):
 
     @classmethod
     def output_schemas(cls, params: PoseParams) -> dict[str, str]:
-        return {"poses": params.schema_}
+        return {"poses": params.schema}
 
     def open(self) -> None:
         p = self.params
@@ -55,7 +61,7 @@ class Pose(Node):
         options = {"threads": p.threads} if p.threads else {}
         path = resolve_model(p.model)
         try:
-            self.schema = get_schema(p.schema_)
+            self.schema = get_schema(p.schema)
             self.estimator = TopDownPoseEstimator(
                 path, backend=p.backend, device=p.device,
                 mean=p.mean or mean, std=p.std or std, rgb=rgb if p.rgb is None else p.rgb,
