@@ -130,3 +130,17 @@ def test_smoother_takes_any_schema(schema) -> None:
         raw_err.append(np.abs(noisy - truth).mean())
         smooth_err.append(np.abs(out.keypoints[0, :, :2] - truth).mean())
     assert np.mean(smooth_err[10:]) < 0.8 * np.mean(raw_err[10:])
+
+
+def test_a_wholebody_body_keeps_its_own_feet_and_parts_where_none_are_found() -> None:
+    people = bodies([2])
+    own = np.zeros((1, 133, 3), np.float32)
+    own[0, :17] = people.keypoints[0]
+    own[0, 17:, :2], own[0, 17:, 2] = 50.0, 0.7  # feet, face and hands from a whole-body model
+    whole = Poses(boxes=people.boxes, scores=people.scores, class_ids=people.class_ids, track_ids=people.track_ids,
+                  keypoints=own, schema=COCO_WHOLEBODY133)
+    hands = hands_at([people.keypoints[0, 10]], ["right"], [2], [0.95])
+    out = opened("wholebody").process(whole, hands, None)["poses"]
+    assert np.allclose(out.keypoints[0, FEET], own[0, FEET]) and np.allclose(out.keypoints[0, FACE], own[0, FACE])
+    assert np.allclose(out.keypoints[0, LEFT_HAND], own[0, LEFT_HAND])  # no left hand found: the model's
+    assert np.allclose(out.keypoints[0, RIGHT_HAND], hands.keypoints[0])  # the hand model's right hand
