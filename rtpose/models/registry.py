@@ -125,6 +125,9 @@ KNOWN_MODELS.update({
                   (192, 192), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
         ModelSpec("palm_detection_lite", _MEDIAPIPE + "palm_detection_lite.tflite", "palm_detector", "tflite",
                   (192, 192), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
+        # BlazePose GHUM with metric world landmarks (the pose3d node): MediaPipe Pose's landmark model
+        ModelSpec("blazepose_ghum_full", _MEDIAPIPE + "pose_landmark_full.tflite", "pose3d", "tflite",
+                  (256, 256), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
         # MediaPipe Face Mesh (468 points; rtpose.models.face)
         ModelSpec("face_landmark", _MEDIAPIPE + "face_landmark.tflite", "face_landmarks", "tflite",
                   (192, 192), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
