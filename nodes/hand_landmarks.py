@@ -48,6 +48,8 @@ class HandLandmarks(Node):
     inputs = {"image": Image, "palms": Poses, "people": Poses}
     optional_inputs = frozenset({"palms", "people"})
     outputs = {"poses": Poses}
+    input_schemas = {"palms": "palm7", "people": ("coco17", "coco_wholebody133")}
+    output_schemas = {"poses": "hand21"}
     Params = HandLandmarksParams
     params: HandLandmarksParams
 

@@ -42,6 +42,7 @@ class MultiPose(Node):
 
     inputs = {"image": Image}
     outputs = {"poses": Poses}
+    output_schemas = {"poses": "coco17"}
     Params = MultiPoseParams
     params: MultiPoseParams
 

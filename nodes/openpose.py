@@ -37,6 +37,7 @@ class OpenPose(Node):
 
     inputs = {"image": Image}
     outputs = {"poses": Poses}
+    output_schemas = {"poses": "coco17"}
     Params = OpenPoseParams
     params: OpenPoseParams
 

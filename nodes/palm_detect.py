@@ -36,6 +36,7 @@ class PalmDetect(Node):
     inputs = {"image": Image, "previous": Poses}
     optional_inputs = frozenset({"previous"})
     outputs = {"palms": Poses}
+    output_schemas = {"palms": "palm7"}
     Params = PalmDetectParams
     params: PalmDetectParams
 
