@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from rtpose.api import Detections, Image, Node, Params, Tracks, register_node
+from rtpose.backends.batching import join_batch_group
 from rtpose.models.registry import resolve_model
 from rtpose.models.yolox import YoloxDetector
 from rtpose.tracking.guided import DetectionSchedule
@@ -36,6 +37,10 @@ class DetectParams(Params):
     new_person_score: float = Field(0.6, ge=0, le=1, description=(
         "Run the detector again when its last run found a box scoring at least this that no track covers "
         "(keep at or above the tracker's new_track_thresh)"))
+    batch_group: str | None = Field(None, description=(
+        "Nodes naming the same group (one per stream) share one model that runs their waiting frames as one "
+        "batch (docs/multicam.md)"))
+    batch_wait_ms: float = Field(5.0, ge=0, description="batch_group: the longest a frame waits for other streams")
 
 
 @register_node("detect")
@@ -50,7 +55,10 @@ class Detect(Node):
     def open(self) -> None:
         p = self.params
         options = {"threads": p.threads} if p.threads else {}
-        self.detector = YoloxDetector(resolve_model(p.model), backend=p.backend, device=p.device,
+        model = resolve_model(p.model)
+        if p.batch_group:
+            model = join_batch_group(p.batch_group, model, p.backend, p.device, p.batch_wait_ms, **options)
+        self.detector = YoloxDetector(model, backend=p.backend, device=p.device,
                                       score_threshold=p.score_threshold, nms_threshold=p.nms_threshold,
                                       classes=tuple(p.classes), max_detections=p.max_people, **options)
         self.schedule = DetectionSchedule(every=p.every, border=p.skip_border, max_overlap=p.skip_max_overlap,
@@ -63,3 +71,7 @@ class Detect(Node):
         detections = self.detector(image.pixels)
         self.schedule.detected(detections)
         return {"detections": detections}
+
+    def close(self) -> None:
+        if self.params.batch_group:  # leave the group; its last member closes the shared model
+            self.detector.backend.close()

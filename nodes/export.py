@@ -10,7 +10,10 @@ Formats (floats rounded: 2 decimals for pixel coordinates and sizes, 4 for score
 - JSON Lines, one object per frame, also for frames without people::
 
     {"frame": 0, "timestamp": 0.0, "people": [{"track_id": 3, "bbox": [x, y, w, h],
-     "score": 0.91, "schema": "coco17", "keypoints": [[x, y, score], ... 17]}]}
+     "score": 0.91, "schema": "coco17", "keypoints": [[x, y, score], ... 17]}], "source": "camera"}
+
+  ``source`` is the name of the capture node the frame came from (a graph with several
+  cameras writes one stream per export node; docs/multicam.md).
 
   ``schema`` names the keypoint schema (:mod:`rtpose.schemas`), which gives the number and
   meaning of the keypoints. Each of the poses' per-person ``attributes`` (handedness, 3D
@@ -153,7 +156,9 @@ class ExportKeypoints(Node):
         if self._csv is not None:
             self._csv.writerows(csv_rows(self.frame.index, image.timestamp, poses))
         else:
-            self._file.write(json.dumps(frame_record(self.frame.index, image.timestamp, poses)) + "\n")
+            # "source": the capture node the frame came from (several streams in one graph: docs/multicam.md)
+            self._file.write(json.dumps(frame_record(self.frame.index, image.timestamp, poses)
+                                        | {"source": self.frame.source}) + "\n")
         self._written += 1
         if self._written % self.params.flush_every == 0:
             self._file.flush()

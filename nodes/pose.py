@@ -12,6 +12,7 @@ import warnings
 from pydantic import Field
 
 from rtpose.api import Detections, Image, ModelError, Node, Params, Poses, Tracks, get_schema, register_node
+from rtpose.backends.batching import join_batch_group
 from rtpose.models.heatmap import IMAGENET_MEAN, IMAGENET_STD, TopDownPoseEstimator
 from rtpose.models.registry import get_spec, resolve_model
 
@@ -36,6 +37,10 @@ class PoseParams(Params):
     dark: bool = Field(True, description="sub-pixel refinement of heatmap peaks (DARK)")
     max_batch: int | None = Field(None, ge=1, description="largest batch of crops per inference")
     threads: int | None = Field(None, ge=1, description="ONNX Runtime threads (default: half the cores)")
+    batch_group: str | None = Field(None, description=(
+        "Nodes naming the same group (one per stream) share one model that runs the crops of their waiting "
+        "frames as one batch (docs/multicam.md)"))
+    batch_wait_ms: float = Field(5.0, ge=0, description="batch_group: the longest a frame waits for other streams")
 
 
 @register_node("pose")
@@ -62,8 +67,10 @@ class Pose(Node):
         path = resolve_model(p.model)
         try:
             self.schema = get_schema(p.schema)
+            model = (join_batch_group(p.batch_group, path, p.backend, p.device, p.batch_wait_ms, **options)
+                     if p.batch_group else path)
             self.estimator = TopDownPoseEstimator(
-                path, backend=p.backend, device=p.device,
+                model, backend=p.backend, device=p.device,
                 mean=p.mean or mean, std=p.std or std, rgb=rgb if p.rgb is None else p.rgb,
                 padding=p.padding, dark=p.dark, max_batch=p.max_batch, heatmap_output=p.heatmap_output, **options)
             k = self.estimator.probe_keypoints()
@@ -83,6 +90,10 @@ class Pose(Node):
                       track_ids=track_ids if track_ids is not None else [], keypoints=keypoints,
                       schema=self.schema)
         return {"poses": poses}
+
+    def close(self) -> None:
+        if self.params.batch_group:  # leave the group; its last member closes the shared model
+            self.estimator.backend.close()
 
 
 def _schemas_of_size(k: int) -> str:

@@ -49,7 +49,7 @@ def test_jsonl_one_object_per_frame_with_exact_schema(tmp_path: Path) -> None:
     assert [r["timestamp"] for r in records] == [0.0, 0.033333, 0.066667]
     assert records[1]["people"] == []
     first = records[0]
-    assert set(first) == {"frame", "timestamp", "people"}
+    assert set(first) == {"frame", "timestamp", "people", "source"} and first["source"] == "test"
     person = first["people"][0]
     assert set(person) == {"track_id", "bbox", "score", "schema", "keypoints"}
     assert person["track_id"] == 7
