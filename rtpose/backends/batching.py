@@ -8,7 +8,7 @@ every stream that is running has a request in, or at most its own ``max_wait_ms`
 one of the waiting callers (on its own node thread: no extra thread) runs the requests as
 one batch and hands every caller its slice, like Triton's dynamic batcher, in-process.
 
-A stream counts as running while it has called within ``active_s``: a dead or stalled
+A stream counts as running while it has called (or joined) within ``active_s``: a dead or stalled
 camera stops being waited for after that, and a slow one costs the others at most
 ``max_wait_ms`` a call. A model whose file pins its batch axis (and whose engine cannot
 free it) still shares one instance, but runs the requests one after another.
@@ -61,6 +61,7 @@ class BatchGroup:
     """One backend shared by several members; their concurrent requests become one batch."""
 
     def __init__(self, backend: Backend, active_s: float = DEFAULT_ACTIVE_S) -> None:
+        """``backend`` is shared from now on: the group closes it when its last member leaves."""
         self.backend = backend
         self.active_s = active_s
         self.merges = (bool(backend.input_shapes) and static_dim(backend.input_shapes[0], 0) is None) \
@@ -92,8 +93,8 @@ class BatchGroup:
             return len(self._members)
 
     def _expected(self, now: float) -> int:
-        """How many members a batch waits for: those that called within ``active_s``."""
-        return max(1, sum(m.last_call is not None and now - m.last_call < self.active_s for m in self._members))
+        """How many members a batch waits for: those that called (or joined) within ``active_s``."""
+        return max(1, sum(now - m.last_call < self.active_s for m in self._members))
 
     def run(self, member: GroupMember, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Queue one request; lead a batch when all running members are in or the wait is up."""
@@ -166,7 +167,7 @@ class GroupMember(Backend):
     def __init__(self, group: BatchGroup, max_wait_s: float) -> None:
         self.group = group
         self.max_wait_s = max_wait_s
-        self.last_call: float | None = None
+        self.last_call = time.monotonic()  # a stream that just joined is waited for until active_s passes
         shared = group.backend
         self.name, self.device = shared.name, shared.device
         self.input_names, self.output_names = shared.input_names, shared.output_names
