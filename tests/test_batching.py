@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rtpose.backends.base import open_backend
-from rtpose.backends.batching import BatchGroup, join_batch_group
+from rtpose.backends.batching import BatchGroup, GroupMember, join_batch_group
 from rtpose.errors import ModelError
 
 POSE = "models/pose/simplepose_nano_256x192.onnx"
@@ -48,7 +48,6 @@ def call_together(calls: list) -> list:
 
 def test_calls_from_several_threads_become_one_inference(shared: Path, crops: list[np.ndarray]) -> None:
     group = BatchGroup(open_backend(shared / POSE, threads=1), active_s=60)
-    assert group.merges, "the pose model's batch axis should be freed"
     members = [group.join(max_wait_ms=10_000) for _ in crops]
     results = call_together([lambda m=m, c=c: m.run(c) for m, c in zip(members, crops)])
     assert group.stats.requests == 3 and group.stats.inferences == 1 and group.stats.largest_batch == 6
@@ -80,16 +79,14 @@ def test_a_stream_that_stopped_calling_is_not_waited_for(shared: Path, crops: li
     assert group.members == 1
 
 
-def test_a_model_that_cannot_batch_runs_the_requests_one_by_one(shared: Path) -> None:
-    group = BatchGroup(open_backend(shared / DETECTOR, threads=1), active_s=60)
-    assert not group.merges  # YOLOX-Nano's file reshapes with a fixed batch of 1
-    members = [group.join(max_wait_ms=10_000) for _ in range(2)]
-    images = [np.full((1, 3, 416, 416), v, np.float32) for v in (50.0, 200.0)]
-    results = call_together([lambda m=m, x=x: m.run(x) for m, x in zip(members, images)])
-    assert group.stats.requests == 2 and group.stats.inferences == 2
-    alone = open_backend(shared / DETECTOR, threads=1)
-    for image, result in zip(images, results):
-        np.testing.assert_allclose(result[0], alone.run(image)[0], atol=1e-4)
+def test_a_model_that_cannot_batch_is_not_shared(shared: Path) -> None:
+    with pytest.raises(ModelError, match="batch axis is fixed"):
+        BatchGroup(open_backend(shared / DETECTOR, threads=1))  # YOLOX-Nano's file reshapes with a fixed 1
+    first = join_batch_group("detectors", shared / DETECTOR, threads=1)
+    second = join_batch_group("detectors", shared / DETECTOR, threads=1)
+    assert not isinstance(first, GroupMember) and first is not second  # each node runs its own, in parallel
+    image = np.full((1, 3, 416, 416), 114.0, np.float32)
+    np.testing.assert_allclose(first.run(image)[0], second.run(image)[0], atol=1e-5)
 
 
 def test_a_failed_batch_reaches_every_caller_with_the_model_named(shared: Path) -> None:

@@ -81,4 +81,5 @@ def test_every_frame_of_every_stream_is_exported_once_with_its_stream(shared: Pa
     pose_group = runner.nodes["pose0"].estimator.backend.group
     assert runner.nodes["pose1"].estimator.backend.group is pose_group
     assert pose_group.stats.requests >= 2 * FRAMES and pose_group.stats.inferences < pose_group.stats.requests
-    assert runner.nodes["detector0"].detector.backend.group is runner.nodes["detector1"].detector.backend.group
+    # YOLOX-Nano's file cannot take a batch: each stream's detector has its own, running in parallel
+    assert runner.nodes["detector0"].detector.backend is not runner.nodes["detector1"].detector.backend

@@ -11,11 +11,13 @@ one batch and hands every caller its slice, like Triton's dynamic batcher, in-pr
 A stream counts as running while it has called (or joined) within ``active_s``: a dead or stalled
 camera stops being waited for after that, and a slow one costs the others at most
 ``max_wait_ms`` a call. A model whose file pins its batch axis (and whose engine cannot
-free it) still shares one instance, but runs the requests one after another.
+free it) is not shared: each node gets its own instance, as without a group, since running
+the streams' requests one after another on one instance would only serialise them.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -25,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from rtpose.backends.base import Backend, open_backend, static_dim
+from rtpose.backends.base import Backend, open_backend
 from rtpose.errors import ModelError
+
+log = logging.getLogger("rtpose.backends")
 
 DEFAULT_ACTIVE_S = 1.0
 """A member that has not called for this long is not waited for (a dead or stalled stream)."""
@@ -61,11 +65,13 @@ class BatchGroup:
     """One backend shared by several members; their concurrent requests become one batch."""
 
     def __init__(self, backend: Backend, active_s: float = DEFAULT_ACTIVE_S) -> None:
-        """``backend`` is shared from now on: the group closes it when its last member leaves."""
+        """``backend`` is shared from now on: the group closes it when its last member leaves.
+        A ModelError if its batch axis is fixed and cannot be freed (nothing to merge into)."""
+        if not backend.free_batch_axis():
+            raise ModelError(f"{backend.name} model {backend.input_shapes}: its batch axis is fixed, so "
+                             f"requests of several streams cannot be merged into one batch")
         self.backend = backend
         self.active_s = active_s
-        self.merges = (bool(backend.input_shapes) and static_dim(backend.input_shapes[0], 0) is None) \
-            or backend.free_batch_axis()
         self.stats = GroupStats()
         self._members: list[GroupMember] = []
         self._pending: list[_Request] = []
@@ -123,21 +129,19 @@ class BatchGroup:
         return _result(request)
 
     def _infer(self, batch: list[_Request]) -> None:
-        """Run the batch (merged, or one by one) and give every request its outputs or the error."""
+        """Run the requests as one batch and give every request its slice of the outputs, or the error."""
         started = time.monotonic()
         self.stats.requests += len(batch)
         self.stats.max_wait_s = max(self.stats.max_wait_s, max(started - r.queued for r in batch))
-        groups = [batch] if self.merges and len({tuple(r.feed) for r in batch}) == 1 else [[r] for r in batch]
-        for group in groups:
-            try:
-                outputs = self.backend.run(_concat(group)) if len(group) > 1 else self.backend.run(group[0].feed)
-                self.stats.inferences += 1
-                self.stats.largest_batch = max(self.stats.largest_batch, sum(r.size for r in group))
-                for request, part in zip(group, _split(outputs, [r.size for r in group])):
-                    request.outputs = part
-            except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets the failure
-                for request in group:
-                    request.error = exc
+        try:
+            outputs = self.backend.run(_concat(batch)) if len(batch) > 1 else self.backend.run(batch[0].feed)
+            self.stats.inferences += 1
+            self.stats.largest_batch = max(self.stats.largest_batch, sum(r.size for r in batch))
+            for request, part in zip(batch, _split(outputs, [r.size for r in batch])):
+                request.outputs = part
+        except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets the failure
+            for request in batch:
+                request.error = exc
 
 
 def _concat(requests: list[_Request]) -> dict[str, np.ndarray]:
@@ -178,7 +182,7 @@ class GroupMember(Backend):
         return self.group.backend.input_shapes
 
     def free_batch_axis(self) -> bool:
-        return self.group.merges
+        return True  # the group's model takes any batch
 
     def run(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
         return self.group.run(self, self.group.backend.feed(inputs))
@@ -194,16 +198,28 @@ _GROUPS: dict[tuple, BatchGroup] = {}
 _GROUPS_LOCK = threading.Lock()
 
 
+_UNBATCHABLE: set[tuple] = set()
+
+
 def join_batch_group(group: str, model: str | Path, backend: str = "auto", device: str = "auto",
-                     max_wait_ms: float = 5.0, **options: Any) -> GroupMember:
+                     max_wait_ms: float = 5.0, **options: Any) -> Backend:
     """A member of the process's batch group for (``group``, model, backend, device, options),
-    opening the model the first time. Nodes call this from ``open()`` and ``close()`` the member."""
+    opening the model the first time; nodes call this from ``open()`` and ``close()`` what it gives.
+    A model that cannot take a batch gives every node its own backend instead (logged once)."""
     key = (group, str(Path(model).resolve()) if Path(model).exists() else str(model), backend, device,
            tuple(sorted(options.items())))
     with _GROUPS_LOCK:  # models of one group load once; the other nodes wait for it and share it
         shared = _GROUPS.get(key)
+        if shared is None and key not in _UNBATCHABLE:
+            opened = open_backend(model, backend=backend, device=device, **options)
+            try:
+                shared = _GROUPS[key] = BatchGroup(opened)
+            except ModelError as exc:
+                log.info("batch group %r: %s; each node runs %s on its own", group, exc, model)
+                _UNBATCHABLE.add(key)
+                return opened
         if shared is None:
-            shared = _GROUPS[key] = BatchGroup(open_backend(model, backend=backend, device=device, **options))
+            return open_backend(model, backend=backend, device=device, **options)
         return shared.join(max_wait_ms)
 
 
