@@ -18,7 +18,8 @@ library's default thread counts. For N streams, on the same clips:
 - ``graph, no batching``: the same graph with ``batch_group`` removed (a model per node).
 
 Each configuration runs ``--repeat`` times (taking turns) and its fastest run counts: the CPU is
-shared. Aggregate FPS = all streams' frames / (last frame done - first node ready), models loaded; per
+shared. Aggregate FPS = all streams' frames / (last frame done - first node ready), models loaded;
+cores used = the processes' CPU seconds (all threads) between their ready and done / that span; per
 stream: its export node's FPS and time since capture p50/p99 (lossless files queue frames, so this
 includes waiting behind the stream's own earlier frames), and PCK@0.1 against the clip's ground truth.
 """
@@ -57,18 +58,20 @@ console = Console(width=None if Console().is_terminal else 160)
 
 
 def run(graph: Graph, exports: dict[str, Path]) -> dict[str, Any]:
-    """Run to the end; (ready, done) on the shared monotonic clock and per-stream export figures."""
+    """Run to the end; (ready, done) on the shared monotonic clock, the process's CPU seconds
+    between them (all its threads) and per-stream export figures."""
     runner = GraphRunner(graph)
-    ready: list[float] = []
-    result = runner.run(on_tick=lambda: ready or ready.append(time.monotonic()))
-    done = time.monotonic()
+    ready: list[tuple[float, float]] = []
+    result = runner.run(on_tick=lambda: ready or ready.append((time.monotonic(), time.process_time())))
+    done, cpu_done = time.monotonic(), time.process_time()
     if result.error is not None:
         raise RuntimeError(f"graph failed: {result.error}\n{result.error.traceback_text}")
     stats = runner.metrics.snapshot()
     streams = {stream: {"frames": stats[node]["frames_out"], "fps": stats[node]["fps"],
                         "p50_ms": stats[node]["latency_p50_ms"], "p99_ms": stats[node]["latency_p99_ms"],
                         "path": str(path)} for stream, (node, path) in exports.items()}
-    return {"ready": ready[0] if ready else done - result.elapsed, "done": done, "streams": streams}
+    start, cpu_start = ready[0] if ready else (done - result.elapsed, cpu_done)
+    return {"ready": start, "done": done, "cpu_s": cpu_done - cpu_start, "streams": streams}
 
 
 def run_single(clip: Path, out: Path, stream: str) -> dict[str, Any]:
@@ -110,6 +113,7 @@ def summarise(name: str, runs: list[dict[str, Any]], clips: list[Path], frames: 
     total = sum(v["frames"] for v in streams.values())
     span = max(r["done"] for r in runs) - min(r["ready"] for r in runs)
     row = {"config": name, "streams": len(streams), "aggregate_fps": total / span,
+           "cores": sum(r["cpu_s"] for r in runs) / span,
            "per_stream": {s: {k: v[k] for k in ("fps", "p50_ms", "p99_ms")} | {
                "pck": accuracy(clips[int(s[3:])], Path(v["path"]), frames)} for s, v in sorted(streams.items())}}
     if baseline is not None:
@@ -141,7 +145,7 @@ def main() -> None:
             for k, s in enumerate(singles)]
     for n in args.streams:
         baseline = sum(s["streams"][f"cam{k}"]["frames"] / (s["done"] - s["ready"]) for k, s in enumerate(singles[:n]))
-        rows.append({"config": "sum of singles", "streams": n, "aggregate_fps": baseline, "per_stream": {},
+        rows.append({"config": "sum of singles", "streams": n, "aggregate_fps": baseline, "per_stream": {}, "cores": None,
                      "vs_sum_of_singles": 1.0})
         tried: dict[str, list[list[dict[str, Any]]]] = {"processes": [], "plain": [], "batched": []}
         for r in range(args.repeat):  # the configurations take turns, so a busy moment hits them alike
@@ -160,13 +164,14 @@ def main() -> None:
 
     table = Table(title=f"{args.frames} frames per stream, 1280x720, {args.people} people, max wait {args.max_wait_ms} ms, "
                   f"best of {args.repeat}")
-    for column in ("config", "streams", "aggregate FPS", "vs sum of singles", "FPS per stream",
+    for column in ("config", "streams", "aggregate FPS", "vs sum of singles", "cores used", "FPS per stream",
                    "since capture p50/p99 ms per stream", "PCK@0.1 per stream"):
         table.add_column(column)
     for row in rows:
         per = row["per_stream"].values()
         table.add_row(row["config"], str(row["streams"]), f"{row['aggregate_fps']:.1f}",
                       f"{row['vs_sum_of_singles']:.2f}x" if "vs_sum_of_singles" in row else "",
+                      f"{row['cores']:.2f}" if row["cores"] is not None else "",
                       " ".join(f"{v['fps']:.1f}" for v in per),
                       " ".join(f"{v['p50_ms']:.0f}/{v['p99_ms']:.0f}" for v in per),
                       " ".join(f"{v['pck']:.3f}" for v in per))
