@@ -18,6 +18,7 @@ the streams' requests one after another on one instance would only serialise the
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -212,6 +213,11 @@ def join_batch_group(group: str, model: str | Path, backend: str = "auto", devic
         shared = _GROUPS.get(key)
         if shared is None and key not in _UNBATCHABLE:
             opened = open_backend(model, backend=backend, device=device, **options)
+            if opened.name == "onnxruntime" and "threads" not in options:
+                # one session now runs every stream's work, which took a session per stream (half the
+                # cores each by default): it gets all the cores (docs/multicam.md)
+                opened.close()
+                opened = open_backend(model, backend=backend, device=device, threads=os.cpu_count(), **options)
             try:
                 shared = _GROUPS[key] = BatchGroup(opened)
             except ModelError as exc:
