@@ -141,12 +141,11 @@ def main() -> None:
 
     singles = [best([run_single(clip_files[k], work / f"single{k}_{r}.jsonl", f"cam{k}") for r in range(args.repeat)])
                for k in range(most)]
-    rows = [summarise("single (alone)", [s], clips, args.frames, None) | {"streams": 1, "config": f"single cam{k}"}
-            for k, s in enumerate(singles)]
+    rows = [summarise(f"single cam{k}", [s], clips, args.frames, None) for k, s in enumerate(singles)]
     for n in args.streams:
         baseline = sum(s["streams"][f"cam{k}"]["frames"] / (s["done"] - s["ready"]) for k, s in enumerate(singles[:n]))
-        rows.append({"config": "sum of singles", "streams": n, "aggregate_fps": baseline, "per_stream": {}, "cores": None,
-                     "vs_sum_of_singles": 1.0})
+        rows.append({"config": "sum of singles", "streams": n, "aggregate_fps": baseline, "per_stream": {},
+                     "cores": None, "vs_sum_of_singles": 1.0})
         tried: dict[str, list[list[dict[str, Any]]]] = {"processes": [], "plain": [], "batched": []}
         for r in range(args.repeat):  # the configurations take turns, so a busy moment hits them alike
             with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -155,15 +154,16 @@ def main() -> None:
                 tried["processes"].append([f.result() for f in futures])
             for batched in (False, True):
                 kind = "batched" if batched else "plain"
-                tried[kind].append([run_multi(clip_files[:n], work / f"graph{n}_{kind}_{r}", batched, args.max_wait_ms)])
+                folder = work / f"graph{n}_{kind}_{r}"
+                tried[kind].append([run_multi(clip_files[:n], folder, batched, args.max_wait_ms)])
         names = {"processes": f"{n} processes", "plain": "one graph, no batching", "batched": "one graph, batched"}
         for kind, runs in tried.items():
             fastest = max(runs, key=lambda rs: sum(v["frames"] for x in rs for v in x["streams"].values())
                           / (max(x["done"] for x in rs) - min(x["ready"] for x in rs)))
             rows.append(summarise(names[kind], fastest, clips, args.frames, baseline))
 
-    table = Table(title=f"{args.frames} frames per stream, 1280x720, {args.people} people, max wait {args.max_wait_ms} ms, "
-                  f"best of {args.repeat}")
+    table = Table(title=f"{args.frames} frames per stream, 1280x720, {args.people} people, "
+                        f"max wait {args.max_wait_ms} ms, best of {args.repeat}")
     for column in ("config", "streams", "aggregate FPS", "vs sum of singles", "cores used", "FPS per stream",
                    "since capture p50/p99 ms per stream", "PCK@0.1 per stream"):
         table.add_column(column)

@@ -50,7 +50,8 @@ def test_the_graph_file_describes_two_streams_sharing_their_models() -> None:
     graph = build_graph(yaml.safe_load(GRAPH.read_text()), GRAPH)
     assert graph.sources() == ["cam0", "cam1"]
     for k in (0, 1):  # each stream's chain stays within its own source
-        assert {graph.source_of(f"{n}{k}") for n in ("detector", "tracker", "pose", "smoother", "display")} == {f"cam{k}"}
+        chain = ("detector", "tracker", "pose", "smoother", "display")
+        assert {graph.source_of(f"{n}{k}") for n in chain} == {f"cam{k}"}
     groups = {name: e.params.batch_group for name, e in graph.nodes.items() if e.cls.type_name in ("detect", "pose")}
     assert groups == {"detector0": "detector", "detector1": "detector", "pose0": "pose", "pose1": "pose"}
 
