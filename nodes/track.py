@@ -7,6 +7,8 @@ person no detection matched (the detector skipped the frame, or missed them) con
 from their confident pose on the previous frame. With the optional ``image`` wired, each
 track learns its person's clothing colours: a continued box showing someone else's colours
 is refused, and a person back after an occlusion gets their old id again.
+At a new segment (a photo, a loop, a reconnect) ``reset()`` forgets every track: the people of
+the segment's first frame get new ids and are reported at once (as on the very first frame).
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class Track(Node):
                                    pose_keypoint_score=p.pose_keypoint_score, pose_min_keypoints=p.pose_min_keypoints,
                                    pose_min_score=p.pose_min_score, appearance_veto=p.appearance_veto,
                                    reid_distance=p.reid_distance, reid_buffer=p.reid_buffer)
+
+    def reset(self) -> None:
+        self.tracker.reset()
 
     def process(self, detections: Detections, previous: Poses | None = None,
                 image: Image | None = None) -> dict[str, Any]:

@@ -168,6 +168,10 @@ class ByteTracker:
         Outputs only confirmed tracks matched (or continued) in this frame, sorted by track id.
         As in ByteTrack, the people of the first frame are confirmed at once (there is no earlier
         frame to confirm them on), so they continue from their poses when the detector then skips.
+        On that frame every detection of at least ``low_thresh`` starts a track, not only those of
+        ``new_track_thresh``: without an earlier frame the detector's own judgement is all there is,
+        so a photo (a segment of one frame, after :meth:`reset`) gets the people a detector-only
+        graph gets.
         """
         self.frame_id += 1
         if keypoints is None and isinstance(detections, Poses) and len(detections):
@@ -201,7 +205,10 @@ class ByteTracker:
                                       self.tentative_match_thresh, self.fuse_score)
         for t in dead:
             t.state = TrackState.REMOVED
-        left_high = left_high[scores[left_high] >= self.new_track_thresh]
+        if self.frame_id == 1:  # a segment's first frame: nothing earlier confirms or refutes a detection
+            left_high = np.flatnonzero(scores >= self.low_thresh)
+        else:
+            left_high = left_high[scores[left_high] >= self.new_track_thresh]
         if image is not None:
             left_high = self._reidentify(left_high, detections, kps, looks)
         for di in left_high:
