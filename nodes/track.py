@@ -60,6 +60,13 @@ class Track(Node):
             "With `image` wired: a new confident detection this close to a lost person's colours gets their id back."))
         reid_buffer: int = Field(150, ge=0, description=(
             "With `image` wired: frames a lost person can be recognised by their colours."))
+        pose_nms_oks: float = Field(1.0, gt=0, le=1, description=(
+            "With `previous` wired: pose NMS. Two people whose previous poses are this similar (OKS) are one "
+            "person (a crop latched onto the person in front, or two boxes on one): the better is kept, the "
+            "other hidden until a detection finds them again (1: off)."))
+        rewind_hidden: bool = Field(False, description=(
+            "A person lost or hidden behind someone continues from the motion they had before the overlap "
+            "(not from boxes that followed the person in front), so a detection there gives their id back."))
 
     def open(self) -> None:
         p = self.params
@@ -70,7 +77,8 @@ class Track(Node):
                                    fuse_score=p.fuse_score, coast_frames=p.coast_frames,
                                    pose_keypoint_score=p.pose_keypoint_score, pose_min_keypoints=p.pose_min_keypoints,
                                    pose_min_score=p.pose_min_score, appearance_veto=p.appearance_veto,
-                                   reid_distance=p.reid_distance, reid_buffer=p.reid_buffer)
+                                   reid_distance=p.reid_distance, reid_buffer=p.reid_buffer,
+                                   pose_nms_oks=p.pose_nms_oks, rewind_hidden=p.rewind_hidden)
 
     def reset(self) -> None:
         self.tracker.reset()

@@ -359,6 +359,30 @@ def test_schedule_periodic_and_triggers() -> None:
     assert s.decide(good, W, H).reason == "untracked detection"
 
 
+def test_schedule_detects_the_first_frame_of_every_segment() -> None:
+    s = DetectionSchedule(every=5)
+    good = tracks(box_at(300, 300), box_at(700, 300))
+    assert [s.decide(good, W, H).run for _ in range(3)] == [True, False, False]
+    s.detected(Detections(boxes=[box_at(1000, 300)], scores=[0.9], class_ids=[0]))  # someone untracked
+    s.reset()  # a photo, a loop, a reconnect: what the tracks of the last segment say no longer counts
+    assert s.decide(None, W, H).reason == "new segment"
+    assert s.decide(good, W, H).reason == "skipped"  # the untracked box of the last segment is forgotten
+    assert s.runs == 2 and s.frames == 5  # counters add up over the whole run
+
+
+def test_a_segment_starts_with_every_detection_and_fresh_ids() -> None:
+    """On a segment's first frame the detector's word is all there is: weak detections start tracks
+    too (a photo gets what a detector-only graph gets); later, they only keep tracks alive."""
+    tracker = ByteTracker(min_hits=2)
+    out = tracker.update(dets([box_at(100, 200), box_at(400, 200)], scores=[0.9, 0.35]))
+    assert out.track_ids.tolist() == [1, 2]
+    out = tracker.update(dets([box_at(100, 200), box_at(400, 200), box_at(700, 200)], scores=[0.9, 0.35, 0.4]))
+    assert out.track_ids.tolist() == [1, 2]  # the weak newcomer starts nothing
+    tracker.reset()
+    out = tracker.update(dets([box_at(100, 200), box_at(700, 200)], scores=[0.9, 0.4]))
+    assert out.track_ids.tolist() == [3, 4]  # nobody carried over, ids never reused
+
+
 def test_detect_node_runs_and_skips_without_model() -> None:
     """The node: `every: 1` or no `previous` always detects; otherwise no detections on skipped frames."""
     from rtpose.api import Image

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from rtpose.tracking.appearance import appearance_distance, torso_histograms
-from rtpose.tracking.guided import GUIDE_PADDING, confident_pose_boxes
+from rtpose.tracking.guided import GUIDE_PADDING, confident_pose_boxes, pose_confidence
 from rtpose.tracking.kalman_box import KalmanBoxFilter
 from rtpose.tracking.oks import iou_matrix, oks_matrix
 from rtpose.types import Detections, Poses, Tracks
@@ -60,6 +60,7 @@ class _Track:
     track_id: int = -1
     det_index: int = -1  # index of the detection matched this frame
     appearance: np.ndarray | None = None  # running torso colour histogram, learnt while unoccluded
+    clean: tuple[int, np.ndarray, np.ndarray] | None = None  # (frame, Kalman x, P) when last seen overlapping nobody
     seen: np.ndarray | None = None  # torso histogram of this frame's box, once measured (learning reuses it)
 
     def shifted_keypoints(self) -> np.ndarray | None:
@@ -108,6 +109,16 @@ class ByteTracker:
         appearance_momentum: weight of the old histogram when a track's appearance is updated.
         clean_iou: a track learns its appearance only on frames where its box overlaps no other
             tracked box by more than this IoU (otherwise it would learn the colours of the occluder).
+        pose_nms_oks: pose NMS (as AlphaPose's): two tracks whose previous poses have an OKS of at least
+            this, on at least ``pose_nms_keypoints`` keypoints confident in both, are one person (a crop
+            latched onto the person in front, or two boxes on one person): the better one is kept (the
+            one whose colours fit, then the one a detection found, then the more confident pose) and the
+            other is hidden (lost, not shown). 1 or more: off.
+        pose_nms_keypoints: see ``pose_nms_oks``.
+        rewind_hidden: a track that is lost or hidden after overlapping someone continues from the
+            motion it had when it last overlapped nobody (its Kalman state then, predicted to now), not
+            from boxes that may have followed the person in front of it; its id comes back when a
+            detection meets that prediction (or, given the frame, its colours).
     """
 
     def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, match_thresh: float = 0.8,
@@ -117,7 +128,8 @@ class ByteTracker:
                  pose_keypoint_score: float = 0.3, pose_min_keypoints: int = 8, pose_min_score: float = 0.5,
                  pose_padding: float = GUIDE_PADDING, duplicate_oks: float = 0.7,
                  appearance_veto: float = 0.6, reid_distance: float = 0.4, reid_buffer: int = 150,
-                 appearance_momentum: float = 0.9, clean_iou: float = 0.3) -> None:
+                 appearance_momentum: float = 0.9, clean_iou: float = 0.3, pose_nms_oks: float = 1.0,
+                 pose_nms_keypoints: int = 4, rewind_hidden: bool = False) -> None:
         if not 0 <= low_thresh <= high_thresh:
             raise ValueError(f"need 0 <= low_thresh <= high_thresh, got {low_thresh}, {high_thresh}")
         if min_hits < 1 or track_buffer < 0:
@@ -143,6 +155,10 @@ class ByteTracker:
         self.reid_buffer = reid_buffer
         self.appearance_momentum = appearance_momentum
         self.clean_iou = clean_iou
+        self.pose_nms_oks = pose_nms_oks
+        self.pose_nms_keypoints = pose_nms_keypoints
+        self.rewind_hidden = rewind_hidden
+        self._suppressed: set[int] = set()
         self.frame_id = 0
         self._tracks: list[_Track] = []
         self._next_id = 1
@@ -178,6 +194,7 @@ class ByteTracker:
             keypoints = detections.keypoints
         kps = None if keypoints is None else np.asarray(keypoints, np.float32).reshape(len(detections), -1, 3)
         boxes, scores = detections.boxes, detections.scores
+        self._suppress_duplicate_poses(previous)
         for t in self._tracks:
             t.det_index, t.seen = -1, None
             t.kf.predict(freeze_height=t.state == TrackState.LOST)
@@ -199,6 +216,8 @@ class ByteTracker:
         lost_left = [t for t in left_tracks if t.state == TrackState.LOST]
         unmatched = self._continue_from_poses(unmatched + lost_left, previous, image)
         for t in unmatched:
+            if t.state == TrackState.CONFIRMED:
+                self._rewind(t, self.frame_id)
             t.state = TrackState.LOST
         # Stage 3: tentative tracks get the confident leftovers; unmatched ones die at once.
         dead, left_high = self._match(by_state[TrackState.TENTATIVE], left_high, detections, kps,
@@ -219,8 +238,11 @@ class ByteTracker:
             if t.state == TrackState.LOST and self.frame_id - t.last_frame > max(self.track_buffer, remembered):
                 t.state = TrackState.REMOVED
         self._tracks = [t for t in self._tracks if t.state != TrackState.REMOVED]
+        clean = self._clean_tracks()
+        for t in clean:
+            t.clean = (self.frame_id, t.kf.kf.x.copy(), t.kf.kf.P.copy())
         if image is not None:
-            self._learn_appearance(image)
+            self._learn_appearance(image, clean)
         return self._output()
 
     def _new_track(self, box: np.ndarray, score: float, class_id: int,
@@ -269,7 +291,7 @@ class ByteTracker:
         wh = boxes[:, 2:] - boxes[:, :2]
         areas = wh[:, 0] * wh[:, 1] * _BOX_TO_OKS_AREA
         left = []
-        candidates = [(t, row.get(t.track_id, -1)) for t in tracks]
+        candidates = [(t, -1 if t.track_id in self._suppressed else row.get(t.track_id, -1)) for t in tracks]
         for t, i in sorted(candidates, key=lambda c: -confidence[c[1]] if c[1] >= 0 else 0.0):
             if i < 0 or not ok[i]:
                 left.append(t)
@@ -314,19 +336,71 @@ class ByteTracker:
                 revived.add(int(c))
         return np.array([d for j, d in enumerate(det_idx) if j not in revived], np.int64)
 
-    def _learn_appearance(self, image: np.ndarray) -> None:
-        """Update the appearance of every track seen this frame whose box overlaps no other's."""
+    def _clean_tracks(self) -> list[_Track]:
+        """The confirmed tracks seen this frame whose box overlaps no other track's by more than ``clean_iou``."""
         current = [t for t in self._tracks if t.last_frame == self.frame_id and t.state == TrackState.CONFIRMED]
         if not current:
-            return
+            return []
         boxes = np.stack([t.box for t in current])
         overlap = iou_matrix(boxes, np.stack([t.kf.box for t in self._tracks]))
         itself = np.array([[t is u for u in self._tracks] for t in current])
         overlap[itself] = 0.0
-        clean = overlap.max(axis=1) <= self.clean_iou
-        if not clean.any():
+        return [t for t, o in zip(current, overlap.max(axis=1)) if o <= self.clean_iou]
+
+    def _rewind(self, t: _Track, frame: int) -> None:
+        """With ``rewind_hidden``: move a track that is being lost back onto the motion it had when it
+        last overlapped nobody (its box since may have followed the person in front), predicted to ``frame``."""
+        if not self.rewind_hidden or t.clean is None or t.clean[0] >= t.last_frame:
             return
-        for t in (t for t, c in zip(current, clean) if c):
+        at, x, cov = t.clean
+        t.kf.kf.x, t.kf.kf.P = x.copy(), cov.copy()
+        for _ in range(frame - at):
+            t.kf.predict(freeze_height=True)
+
+    def _suppress_duplicate_poses(self, previous: Poses | None) -> None:
+        """Pose NMS on the previous frame's poses (see ``pose_nms_oks``): the worse track of each
+        duplicate pair is hidden (lost) and takes no part in this frame's pose continuation."""
+        self._suppressed = set()
+        if self.pose_nms_oks >= 1 or previous is None or len(previous) < 2:
+            return
+        shown = {t.track_id: t for t in self._tracks
+                 if t.track_id >= 0 and t.state == TrackState.CONFIRMED and t.last_frame == self.frame_id - 1}
+        rows = [i for i, tid in enumerate(previous.track_ids.tolist()) if tid in shown]
+        if len(rows) < 2:
+            return
+        poses = previous.take(rows)
+        tracks = [shown[int(tid)] for tid in poses.track_ids]
+        wh = poses.boxes[:, 2:] - poses.boxes[:, :2]
+        oks = oks_matrix(poses.keypoints, poses.keypoints, wh[:, 0] * wh[:, 1] * _BOX_TO_OKS_AREA,
+                         poses.schema.oks_sigmas(), self.pose_keypoint_score)
+        oks = np.nan_to_num(np.fmax(oks, oks.T), nan=0.0)  # at the larger person's scale: a partial pose counts
+        confident = poses.keypoints[..., 2] >= self.pose_keypoint_score
+        duplicate = (oks >= self.pose_nms_oks) & ((confident[:, None] & confident[None]).sum(-1)
+                                                  >= self.pose_nms_keypoints)
+        np.fill_diagonal(duplicate, False)
+        if not duplicate.any():
+            return
+        _, confidence = pose_confidence(poses.keypoints, self.pose_keypoint_score)
+
+        def merit(i: int) -> tuple[float, bool, float]:
+            t = tracks[i]
+            known = t.appearance is not None and t.seen is not None
+            distance = appearance_distance(t.appearance, t.seen)[0, 0] if known else self.reid_distance
+            return -float(distance), t.det_index >= 0, float(confidence[i])
+
+        kept: list[int] = []
+        for i in sorted(range(len(tracks)), key=merit, reverse=True):
+            if duplicate[i, kept].any():
+                t = tracks[i]
+                self._rewind(t, self.frame_id - 1)
+                t.state = TrackState.LOST
+                self._suppressed.add(t.track_id)
+            else:
+                kept.append(i)
+
+    def _learn_appearance(self, image: np.ndarray, clean: list[_Track]) -> None:
+        """Update the appearance of the ``clean`` tracks (seen this frame, overlapping nobody)."""
+        for t in clean:
             h = t.seen if t.seen is not None else torso_histograms(image, t.box[None])[0]
             m = self.appearance_momentum
             t.appearance = h if t.appearance is None else m * t.appearance + (1 - m) * h
