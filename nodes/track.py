@@ -64,9 +64,6 @@ class Track(Node):
             "With `previous` wired: pose NMS. Two people whose previous poses are this similar (OKS) are one "
             "person (a crop latched onto the person in front, or two boxes on one): the better is kept, the "
             "other hidden until a detection finds them again (1: off)."))
-        rewind_hidden: bool = Field(False, description=(
-            "A person lost or hidden behind someone continues from the motion they had before the overlap "
-            "(not from boxes that followed the person in front), so a detection there gives their id back."))
 
     def open(self) -> None:
         p = self.params
@@ -78,7 +75,7 @@ class Track(Node):
                                    pose_keypoint_score=p.pose_keypoint_score, pose_min_keypoints=p.pose_min_keypoints,
                                    pose_min_score=p.pose_min_score, appearance_veto=p.appearance_veto,
                                    reid_distance=p.reid_distance, reid_buffer=p.reid_buffer,
-                                   pose_nms_oks=p.pose_nms_oks, rewind_hidden=p.rewind_hidden)
+                                   pose_nms_oks=p.pose_nms_oks)
 
     def reset(self) -> None:
         self.tracker.reset()

@@ -251,6 +251,24 @@ def test_a_pose_on_someone_else_does_not_continue_its_track() -> None:
     assert out.track_ids.tolist() == [1]
 
 
+def test_pose_nms_hides_a_duplicate_pose_and_gives_its_id_back() -> None:
+    """B's crop latched onto A (its pose is A's): with pose NMS, B is hidden on the next frame even though
+    a detection is there for it, and comes back with its own id once its pose is its own again."""
+    def run(pose_nms_oks: float) -> list[list[int]]:
+        tracker = ByteTracker(pose_nms_oks=pose_nms_oks)
+        shown = []
+        for f in range(5):
+            out = tracker.update(dets([box_at(100, 200), box_at(300, 200)]),
+                                 previous=None if f == 0 else posed(out, (latched if f == 3 else own)[:len(out)]))
+            own = [body(100, 200), body(300, 200)]
+            latched = [body(100, 200), body(102, 200)]
+            shown.append(out.track_ids.tolist())
+        return shown
+
+    assert run(1.0) == [[1, 2]] * 5  # off: both shown all along
+    assert run(0.5) == [[1, 2], [1, 2], [1, 2], [1], [1, 2]]
+
+
 def test_first_frame_people_continue_from_their_poses() -> None:
     """The detector runs on frame 0 and then skips: the people of frame 0 keep their ids from their poses
     (they used to be tentative, die on the first skipped frame and come back with new ids)."""

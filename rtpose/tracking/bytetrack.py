@@ -60,7 +60,6 @@ class _Track:
     track_id: int = -1
     det_index: int = -1  # index of the detection matched this frame
     appearance: np.ndarray | None = None  # running torso colour histogram, learnt while unoccluded
-    clean: tuple[int, np.ndarray, np.ndarray] | None = None  # (frame, Kalman x, P) when last seen overlapping nobody
     seen: np.ndarray | None = None  # torso histogram of this frame's box, once measured (learning reuses it)
 
     def shifted_keypoints(self) -> np.ndarray | None:
@@ -113,12 +112,9 @@ class ByteTracker:
             this, on at least ``pose_nms_keypoints`` keypoints confident in both, are one person (a crop
             latched onto the person in front, or two boxes on one person): the better one is kept (the
             one whose colours fit, then the one a detection found, then the more confident pose) and the
-            other is hidden (lost, not shown). 1 or more: off.
+            other is hidden (lost: not shown, not matched on this frame, predicted from its motion and
+            given its id back by a later detection or its colours). 1 or more: off.
         pose_nms_keypoints: see ``pose_nms_oks``.
-        rewind_hidden: a track that is lost or hidden after overlapping someone continues from the
-            motion it had when it last overlapped nobody (its Kalman state then, predicted to now), not
-            from boxes that may have followed the person in front of it; its id comes back when a
-            detection meets that prediction (or, given the frame, its colours).
     """
 
     def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, match_thresh: float = 0.8,
@@ -129,7 +125,7 @@ class ByteTracker:
                  pose_padding: float = GUIDE_PADDING, duplicate_oks: float = 0.7,
                  appearance_veto: float = 0.6, reid_distance: float = 0.4, reid_buffer: int = 150,
                  appearance_momentum: float = 0.9, clean_iou: float = 0.3, pose_nms_oks: float = 1.0,
-                 pose_nms_keypoints: int = 4, rewind_hidden: bool = False) -> None:
+                 pose_nms_keypoints: int = 4) -> None:
         if not 0 <= low_thresh <= high_thresh:
             raise ValueError(f"need 0 <= low_thresh <= high_thresh, got {low_thresh}, {high_thresh}")
         if min_hits < 1 or track_buffer < 0:
@@ -157,7 +153,6 @@ class ByteTracker:
         self.clean_iou = clean_iou
         self.pose_nms_oks = pose_nms_oks
         self.pose_nms_keypoints = pose_nms_keypoints
-        self.rewind_hidden = rewind_hidden
         self._suppressed: set[int] = set()
         self.frame_id = 0
         self._tracks: list[_Track] = []
@@ -194,7 +189,7 @@ class ByteTracker:
             keypoints = detections.keypoints
         kps = None if keypoints is None else np.asarray(keypoints, np.float32).reshape(len(detections), -1, 3)
         boxes, scores = detections.boxes, detections.scores
-        self._suppress_duplicate_poses(previous)
+        self._suppress_duplicate_poses(previous, image)
         for t in self._tracks:
             t.det_index, t.seen = -1, None
             t.kf.predict(freeze_height=t.state == TrackState.LOST)
@@ -204,7 +199,8 @@ class ByteTracker:
         by_state = {s: [t for t in self._tracks if t.state == s] for s in TrackState}
 
         # Stage 1: confident detections against every tracked or lost track.
-        pool = by_state[TrackState.CONFIRMED] + [t for t in by_state[TrackState.LOST] if self._predictable(t)]
+        pool = by_state[TrackState.CONFIRMED] + [t for t in by_state[TrackState.LOST]
+                                                  if self._predictable(t) and t.track_id not in self._suppressed]
         looks = torso_histograms(image, boxes) if image is not None else None
         left_tracks, left_high = self._match(pool, high, detections, kps, self.match_thresh, self.fuse_score,
                                              looks=looks)
@@ -216,8 +212,6 @@ class ByteTracker:
         lost_left = [t for t in left_tracks if t.state == TrackState.LOST]
         unmatched = self._continue_from_poses(unmatched + lost_left, previous, image)
         for t in unmatched:
-            if t.state == TrackState.CONFIRMED:
-                self._rewind(t, self.frame_id)
             t.state = TrackState.LOST
         # Stage 3: tentative tracks get the confident leftovers; unmatched ones die at once.
         dead, left_high = self._match(by_state[TrackState.TENTATIVE], left_high, detections, kps,
@@ -238,11 +232,8 @@ class ByteTracker:
             if t.state == TrackState.LOST and self.frame_id - t.last_frame > max(self.track_buffer, remembered):
                 t.state = TrackState.REMOVED
         self._tracks = [t for t in self._tracks if t.state != TrackState.REMOVED]
-        clean = self._clean_tracks()
-        for t in clean:
-            t.clean = (self.frame_id, t.kf.kf.x.copy(), t.kf.kf.P.copy())
         if image is not None:
-            self._learn_appearance(image, clean)
+            self._learn_appearance(image)
         return self._output()
 
     def _new_track(self, box: np.ndarray, score: float, class_id: int,
@@ -336,30 +327,10 @@ class ByteTracker:
                 revived.add(int(c))
         return np.array([d for j, d in enumerate(det_idx) if j not in revived], np.int64)
 
-    def _clean_tracks(self) -> list[_Track]:
-        """The confirmed tracks seen this frame whose box overlaps no other track's by more than ``clean_iou``."""
-        current = [t for t in self._tracks if t.last_frame == self.frame_id and t.state == TrackState.CONFIRMED]
-        if not current:
-            return []
-        boxes = np.stack([t.box for t in current])
-        overlap = iou_matrix(boxes, np.stack([t.kf.box for t in self._tracks]))
-        itself = np.array([[t is u for u in self._tracks] for t in current])
-        overlap[itself] = 0.0
-        return [t for t, o in zip(current, overlap.max(axis=1)) if o <= self.clean_iou]
-
-    def _rewind(self, t: _Track, frame: int) -> None:
-        """With ``rewind_hidden``: move a track that is being lost back onto the motion it had when it
-        last overlapped nobody (its box since may have followed the person in front), predicted to ``frame``."""
-        if not self.rewind_hidden or t.clean is None or t.clean[0] >= t.last_frame:
-            return
-        at, x, cov = t.clean
-        t.kf.kf.x, t.kf.kf.P = x.copy(), cov.copy()
-        for _ in range(frame - at):
-            t.kf.predict(freeze_height=True)
-
-    def _suppress_duplicate_poses(self, previous: Poses | None) -> None:
+    def _suppress_duplicate_poses(self, previous: Poses | None, image: np.ndarray | None) -> None:
         """Pose NMS on the previous frame's poses (see ``pose_nms_oks``): the worse track of each
-        duplicate pair is hidden (lost) and takes no part in this frame's pose continuation."""
+        duplicate pair is hidden (lost) and takes no part in this frame's pose continuation. Given
+        ``image``, "better" first means: the track whose colours are those around the pose."""
         self._suppressed = set()
         if self.pose_nms_oks >= 1 or previous is None or len(previous) < 2:
             return
@@ -381,26 +352,36 @@ class ByteTracker:
         if not duplicate.any():
             return
         _, confidence = pose_confidence(poses.keypoints, self.pose_keypoint_score)
+        boxes, _, _ = confident_pose_boxes(poses, self.pose_keypoint_score, 1, 0.0, self.pose_padding)
+        looks = None if image is None else torso_histograms(image, np.nan_to_num(boxes))
 
         def merit(i: int) -> tuple[float, bool, float]:
             t = tracks[i]
-            known = t.appearance is not None and t.seen is not None
-            distance = appearance_distance(t.appearance, t.seen)[0, 0] if known else self.reid_distance
+            known = t.appearance is not None and looks is not None
+            distance = appearance_distance(t.appearance, looks[i])[0, 0] if known else self.reid_distance
             return -float(distance), t.det_index >= 0, float(confidence[i])
 
         kept: list[int] = []
         for i in sorted(range(len(tracks)), key=merit, reverse=True):
             if duplicate[i, kept].any():
-                t = tracks[i]
-                self._rewind(t, self.frame_id - 1)
-                t.state = TrackState.LOST
-                self._suppressed.add(t.track_id)
+                tracks[i].state = TrackState.LOST
+                self._suppressed.add(tracks[i].track_id)
             else:
                 kept.append(i)
 
-    def _learn_appearance(self, image: np.ndarray, clean: list[_Track]) -> None:
-        """Update the appearance of the ``clean`` tracks (seen this frame, overlapping nobody)."""
-        for t in clean:
+    def _learn_appearance(self, image: np.ndarray) -> None:
+        """Update the appearance of every track seen this frame whose box overlaps no other's."""
+        current = [t for t in self._tracks if t.last_frame == self.frame_id and t.state == TrackState.CONFIRMED]
+        if not current:
+            return
+        boxes = np.stack([t.box for t in current])
+        overlap = iou_matrix(boxes, np.stack([t.kf.box for t in self._tracks]))
+        itself = np.array([[t is u for u in self._tracks] for t in current])
+        overlap[itself] = 0.0
+        clean = overlap.max(axis=1) <= self.clean_iou
+        if not clean.any():
+            return
+        for t in (t for t, c in zip(current, clean) if c):
             h = t.seen if t.seen is not None else torso_histograms(image, t.box[None])[0]
             m = self.appearance_momentum
             t.appearance = h if t.appearance is None else m * t.appearance + (1 - m) * h
