@@ -63,7 +63,8 @@ class Track(Node):
         pose_nms_oks: float = Field(1.0, gt=0, le=1, description=(
             "With `previous` wired: pose NMS. Two people whose previous poses are this similar (OKS) are one "
             "person (a crop latched onto the person in front, or two boxes on one): the better is kept, the "
-            "other hidden until a detection finds them again (1: off)."))
+            "other hidden until a detection finds them again (1: off; on the walk clips it did not lower "
+            "id switches, see ARCHITECTURE.md)."))
 
     def open(self) -> None:
         p = self.params
