@@ -126,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     det, pose = shared / DET_MODEL, shared / POSE_MODEL
     results = []
     for seed in args.seeds:
-        console.print(f"seed {seed}: graph, detector and pose on true boxes ...")
+        runs = ["graph"] + (["baseline graph"] if args.baseline else []) + \
+            ([] if args.graph_only else ["detector", "pose on true boxes"])
+        console.print(f"seed {seed}: {', '.join(runs)} ...")
         results.append(measure_seed(seed, args.frames, det, pose, args.baseline, not args.graph_only))
 
     table = Table(title="coverage of each person's more-than-half-visible frames (walk clip, 5 people)",
@@ -158,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"PCK@0.1 {[round(r['pck'], 3) for r in results]}, people >= 0.8 covered "
                       f"{sum(c['graph'] >= 0.8 for c in every)}/{len(every)}")
     every = [c for r in results for c in r["people"].values()]
-    console.print(f"{len(every)} people: graph >= 0.9 for {sum(c['graph'] >= 0.9 for c in every)}, "
-                  f"detector >= 0.9 for {sum(c['detector'] >= 0.9 for c in every)}, "
-                  f"pose on true boxes >= 0.9 for {sum(c['pose_true_box'] >= 0.9 for c in every)}; "
+    ceilings = "" if args.graph_only else (
+        f"detector >= 0.9 for {sum(c['detector'] >= 0.9 for c in every)}, "
+        f"pose on true boxes >= 0.9 for {sum(c['pose_true_box'] >= 0.9 for c in every)}; ")
+    console.print(f"{len(every)} people: graph >= 0.9 for {sum(c['graph'] >= 0.9 for c in every)}, {ceilings}"
                   f"id switches per clip {[r['id_switches'] for r in results]}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
