@@ -8,6 +8,8 @@ Timing: with the optional ``image`` input wired (to the capture output), each fr
 an irregular camera) give the right dt; without it, consecutive inputs are ``1 / fps``
 apart. Timestamps that stand still or jump backwards or by more than 10 frame intervals
 fall back to ``1 / fps`` per frame (see :class:`PoseSmoother`).
+
+Nothing is smoothed across a break: ``reset()`` (each photo, a loop, a reconnect) forgets every track.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class Smooth(Node):
                                      max_missing=p.max_missing, gate=p.gate, forget_after=p.forget_after,
                                      min_cutoff=p.min_cutoff, beta=p.beta, d_cutoff=p.d_cutoff,
                                      default_dt=1.0 / p.fps)
+
+    def reset(self) -> None:
+        self.smoother.reset()
 
     def process(self, poses: Poses, image: Image | None = None, **_: Any) -> dict[str, Any]:
         return {"poses": self.smoother.update(poses, None if image is None else image.timestamp)}
