@@ -123,8 +123,7 @@ def tensorrt_runner(onnx_path: Path, max_batch: int) -> Callable[[np.ndarray], C
         raise Skip("needs CUDA (torch.cuda.is_available() is False)")
     from rtpose.backends.tensorrt import TensorRTBackend
 
-    backend = TensorRTBackend(onnx_path, precision="fp16", max_batch=max_batch,
-                              cache_dir=REPO / "engines" / "cache")
+    backend = TensorRTBackend(onnx_path, precision="fp16", max_batch=max_batch)  # $RTPOSE_HOME/engines
     return lambda x: (lambda: backend.run(x))
 
 
