@@ -229,12 +229,11 @@ GPU_BARE = Machine(cuda=True, tensorrt=False, onnx2torch=False, ort_cuda=False)
     ("m.onnx", "auto", "auto", GPU_BARE, ("onnxruntime", "cpu", None)),
     ("m.onnx", "auto", "auto", dataclasses.replace(GPU_BARE, ort_cuda=True), ("onnxruntime", "cuda", None)),
     ("m.onnx", "auto", "cpu", GPU_TRT, ("onnxruntime", "cpu", None)),
-    ("m.onnx", "torch", "auto", CPU_ONLY, ("torch", "cpu", None)),
-    ("m.onnx", "torch", "auto", GPU_TORCH, ("torch", "cuda", None)),
-    ("m.onnx", "tensorrt", "auto", GPU_TRT, ("tensorrt", "cuda", None)),
-    ("m.engine", "auto", "auto", CPU_ONLY, ("tensorrt", "cuda", None)),
-    ("m.pt", "auto", "auto", CPU_ONLY, ("torch", "cpu", None)),
-    ("m.pt", "auto", "auto", GPU_TORCH, ("torch", "cuda", None)),
+    ("m.onnx", "torch", "auto", CPU_ONLY, ("torch", "auto", None)),
+    ("m.onnx", "torch", "cpu", GPU_TORCH, ("torch", "cpu", None)),
+    ("m.onnx", "tensorrt", "auto", GPU_TRT, ("tensorrt", "auto", None)),
+    ("m.engine", "auto", "auto", CPU_ONLY, ("tensorrt", "auto", None)),
+    ("m.pt", "auto", "cuda", GPU_TORCH, ("torch", "cuda", None)),
 ])
 def test_plan_backend(file: str, backend: str, device: str, machine: Machine, expected: tuple) -> None:
     plan = plan_backend(Path(file), backend, device, machine)

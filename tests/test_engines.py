@@ -358,3 +358,34 @@ def test_the_default_spec_folder_is_found_from_any_folder(tmp_path: Path, monkey
     assert engines.engines_dir() == REPO / "engines"
     (tmp_path / "engines").mkdir()
     assert engines.engines_dir() == Path("engines")
+
+
+@pytest.mark.skipif(not NO_TRT, reason="simulates a GPU machine whose TensorRT build fails (no TensorRT here)")
+def test_auto_on_a_gpu_with_tensorrt_starts_at_once_and_builds_the_specs_engine_in_the_background(
+        shared: Path, tmp_path: Path, monkeypatch, caplog) -> None:
+    """What a graph's `backend: auto` reaches on an NVIDIA machine with TensorRT: open_backend resolves
+    the file to engines/simplepose_nano.yaml, serves at once from the start backend (ONNX Runtime here,
+    as if onnx2torch were absent), and builds in a background process. Here the machine is simulated
+    (no GPU) and the build really runs and fails for want of TensorRT: the model keeps serving."""
+    import logging
+
+    from rtpose.backends import plan
+    from rtpose.backends.base import open_backend
+    from rtpose.models.heatmap import TopDownPoseEstimator
+
+    monkeypatch.setenv("RTPOSE_HOME", str(tmp_path))
+    monkeypatch.setattr(plan, "probe_machine",
+                        lambda: plan.Machine(cuda=True, tensorrt=True, onnx2torch=False, ort_cuda=False))
+    monkeypatch.setattr(engines, "cache_status", lambda spec, cache: "needs build (no cached engine)")
+    model = shared / "models/pose/simplepose_nano_256x192.onnx"
+    with caplog.at_level(logging.WARNING, logger="rtpose.backends.switching"):
+        backend = open_backend(model, threads=1)
+    assert isinstance(backend, EngineSwitchingBackend) and backend.current.name == "onnxruntime"
+    assert "building the TensorRT engine simplepose_nano in the background" in caplog.text
+    image = np.random.default_rng(0).integers(0, 255, (360, 640, 3), np.uint8)
+    boxes = np.array([[100, 50, 220, 330], [300, 40, 420, 350]], np.float32)
+    reference = TopDownPoseEstimator(model, backend="onnxruntime", threads=1)(image, boxes)
+    concurrent.futures.wait([backend._build], timeout=120)
+    np.testing.assert_allclose(TopDownPoseEstimator(backend)(image, boxes), reference, atol=1e-4)
+    assert isinstance(backend.error, ModelError) and "TensorRT is not installed" in str(backend.error)
+    assert backend.name == "onnxruntime" and not backend.switched

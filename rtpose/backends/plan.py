@@ -42,7 +42,7 @@ class Plan:
     """The backend and device that serve, and the one serving until then (TensorRT builds)."""
 
     backend: str
-    device: str
+    device: str  # cpu, cuda, or auto: the backend's own choice (e.g. CUDA where its build has it)
     start: str | None = None  # serves while `backend`'s engine is built in the background
     start_device: str | None = None
     reason: str = ""
@@ -58,13 +58,13 @@ def plan_backend(path: Path, backend: str, device: str, machine: Machine) -> Pla
         if not info.opens(suffix):
             native = native_backend(path).name
             raise ModelError(f"{path}: the {backend} backend cannot run {suffix} files (use {native})")
-        return Plan(backend, _device_for(info.devices, device, machine), reason="asked for")
+        return Plan(backend, device, reason="asked for")  # `auto`: the backend picks its own device
     if device.startswith("cuda") and not machine.cuda:
         raise ModelError(f"{path}: device {device!r} asked for, but no CUDA GPU is visible to torch "
                          "(a CPU-only torch build, no driver, or no torch): use device cpu or auto")
     native = native_backend(path)
     if suffix != ".onnx":
-        return Plan(native.name, _device_for(native.devices, device, machine), reason=f"{suffix} file")
+        return Plan(native.name, device, reason=f"{suffix} file")
     if device == "cpu" or not machine.cuda:
         return Plan("onnxruntime", "cpu", reason="no CUDA GPU" if device != "cpu" else "device cpu")
     start, start_device = (("torch", "cuda") if machine.onnx2torch
@@ -77,13 +77,6 @@ def plan_backend(path: Path, backend: str, device: str, machine: Machine) -> Pla
         raise ModelError(f"{path}: device {device!r} asked for, but nothing here runs ONNX models on "
                          f"CUDA{hint or ''}; or install onnxruntime-gpu or TensorRT, or use device auto")
     return Plan(start, start_device, reason=f"NVIDIA GPU without TensorRT{hint}")
-
-
-def _device_for(devices: tuple[str, ...], asked: str, machine: Machine) -> str:
-    """``auto`` -> CUDA where the backend and machine have it, else CPU; a named device as is."""
-    if asked != "auto":
-        return asked
-    return "cuda" if "cuda" in devices and machine.cuda else devices[0]
 
 
 def nvidia_driver_present() -> bool:
