@@ -306,3 +306,13 @@ def test_an_input_that_does_not_fit_names_the_model_and_the_axis(shared: Path) -
         backend.run(np.zeros((1, 3, 416, 320), np.float32))
     with pytest.raises(ModelError, match=r"yolox_nano_416x416.onnx.*4 dimensions"):
         backend.run(np.zeros((3, 416, 416), np.float32))
+
+
+def test_a_pose_model_fed_crops_it_does_not_take_names_the_model(shared: Path) -> None:
+    """An NHWC hand model given to the top-down pose estimator (which makes NCHW crops)."""
+    from rtpose.models.heatmap import TopDownPoseEstimator
+
+    estimator = TopDownPoseEstimator(shared / "models/hand/hand_landmark_full.onnx", threads=1)
+    image = np.zeros((240, 320, 3), np.uint8)
+    with pytest.raises(ModelError, match=r"hand_landmark_full.onnx: input 'input_1' takes shape .*224, 224, 3\).*axis 1 must be 224"):
+        estimator(image, np.array([[10, 10, 100, 200]], np.float32))

@@ -189,7 +189,12 @@ def _model_input_size(backend: Backend, given: Sequence[int] | None) -> tuple[in
         return _as_size(given)
     shape = backend.input_shapes[0] if backend.input_shapes else ()
     h, w = static_dim(shape, 2), static_dim(shape, 3)
-    if len(shape) != 4 or h is None or w is None:
-        raise ModelError(f"cannot read a fixed input size from the model's input shape "
-                         f"{shape}: pass input_size=(width, height)")
+    model = backend.path or f"the {backend.name} model"
+    if len(shape) != 4 or (static_dim(shape, 1) not in (None, 3)):
+        raise ModelError(f"{model}: not a YOLOX detector: its input shape is {shape}, and YOLOX takes "
+                         "(1, 3, height, width) BGR images")
+    if h is None or w is None:
+        raise ModelError(f"{model}: the input's height and width are not fixed (shape {shape}), so the "
+                         "detector cannot tell what size to letterbox frames to: export the model with a "
+                         "fixed input size (or, from Python, pass YoloxDetector(..., input_size=(w, h)))")
     return w, h
