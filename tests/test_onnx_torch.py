@@ -59,3 +59,19 @@ def test_a_model_onnx2torch_cannot_convert_says_so(shared: Path) -> None:
     """MoveNet MultiPose uses SAME_UPPER padding on dynamic sizes, which onnx2torch does not convert."""
     with pytest.raises(ModelError, match=r"movenet_multipose.onnx: onnx2torch cannot convert.*auto_pad"):
         open_backend(shared / "models/bottomup/movenet_multipose.onnx", backend="torch", device="cpu")
+
+
+def test_hrnet_exported_by_rtpose_runs_on_torch_through_onnx(tmp_path: Path) -> None:
+    """torch's exporter shares equal constants through Identity nodes; they are inlined for onnx2torch."""
+    import torch
+
+    from rtpose.models.hrnet import export_onnx, hrnet_w32
+
+    torch.manual_seed(0)
+    model = hrnet_w32().eval()
+    export_onnx(model, tmp_path / "hrnet.onnx", input_size=(256, 192))
+    backend = open_backend(tmp_path / "hrnet.onnx", backend="torch", device="cpu")
+    x = np.random.default_rng(2).standard_normal((2, 3, 256, 192)).astype(np.float32)
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(backend.run(x)[0], expected, rtol=RTOL, atol=ATOL)

@@ -69,11 +69,12 @@ def _import_without_torchvision(why: str) -> Any:
 
 
 def modernize(model: Any) -> Any:
-    """``model`` (an ``onnx.ModelProto``) in a form converters read: legacy 1-D BatchNormalization
-    ``spatial`` dropped and opset < 9 upgraded to :data:`TARGET_OPSET`; newer models unchanged."""
-    import onnx
+    """``model`` (an ``onnx.ModelProto``) in a form converters read: weights passed through
+    ``Identity`` nodes made weights of their own, and, for opset < 9, legacy 1-D BatchNormalization
+    ``spatial`` dropped and the model upgraded to :data:`TARGET_OPSET`."""
     from onnx import version_converter
 
+    inline_identity_weights(model)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=TARGET_OPSET)
     if opset >= 9:
         return model
@@ -85,8 +86,29 @@ def modernize(model: Any) -> Any:
             node.attribute.extend(kept)
     try:
         return version_converter.convert_version(model, TARGET_OPSET)
-    except (RuntimeError, onnx.checker.ValidationError) as exc:
+    except Exception as exc:  # onnx raises RuntimeError or its own checker errors
         raise ModelError(f"cannot upgrade this opset-{opset} model to opset {TARGET_OPSET} for torch: {exc}") from exc
+
+
+def inline_identity_weights(model: Any) -> None:
+    """Replace ``Identity(weight)`` nodes by a copy of the weight under the node's output name.
+
+    torch's exporter shares equal constants (e.g. HRNet's many zero conv biases) through Identity
+    nodes; onnx2torch wants a convolution's weights and bias to be weights, not node outputs.
+    """
+    graph = model.graph
+    weights = {w.name: w for w in graph.initializer}
+    kept = []
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in weights:
+            copy = graph.initializer.add()
+            copy.CopyFrom(weights[node.input[0]])
+            copy.name = node.output[0]
+        else:
+            kept.append(node)
+    if len(kept) != len(graph.node):
+        del graph.node[:]
+        graph.node.extend(kept)
 
 
 def convert_onnx(path: Path) -> Any:
