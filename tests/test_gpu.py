@@ -249,3 +249,31 @@ def test_auto_switches_to_the_engine_the_cli_builds(shared: Path, tmp_path: Path
     built = engines.ensure_engine(spec, engines.engine_cache_dir())
     backend = open_backend(shared / "models/pose/simplepose_nano_256x192.onnx")
     assert backend.name == "tensorrt" and backend.path == built
+
+
+def test_gpu_letterbox_matches_the_cpu_letterbox_on_cpu(shared: Path) -> None:
+    from rtpose.models.gpu_preprocess import GpuLetterbox
+    from rtpose.models.yolox import letterbox
+
+    image = _frame(shared)
+    for size in ((416, 416), (640, 384)):
+        reference, scale = letterbox(image, size)
+        tensor, gpu_scale = GpuLetterbox(size, device="cpu")(image)
+        assert gpu_scale == scale and tuple(tensor.shape) == reference.shape
+        diff = np.abs(tensor.numpy() - reference)
+        assert diff.mean() < 1.0 and diff.max() <= 3.0  # gray levels: bilinear weights, uint8 rounding
+        assert tensor[0, :, -1, -1].tolist() == [114.0, 114.0, 114.0]
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_yolox_on_torch_cuda_finds_what_onnxruntime_finds(shared: Path) -> None:
+    from rtpose.models.yolox import YoloxDetector
+
+    model = shared / "models/det/yolox_nano_416x416.onnx"
+    image = _frame(shared)
+    on_gpu = YoloxDetector(model, backend="torch", device="cuda")
+    assert on_gpu.gpu_letterbox is not None
+    reference = YoloxDetector(model, backend="onnxruntime", device="cpu", threads=1)(image)
+    found = on_gpu(image)
+    assert len(found) == len(reference) and np.abs(found.boxes - reference.boxes).max() < 3.0
