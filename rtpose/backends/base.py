@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 log = logging.getLogger(__name__)
 
+TRITON_SCHEME = "triton://"
+"""``triton://HOST:PORT/MODEL``: a model served by a Triton server (see ``rtpose serve``)."""
+
 
 class Backend(ABC):
     """A loaded model that maps named numpy arrays to a list of numpy arrays.
@@ -156,6 +159,11 @@ def open_backend(
     from rtpose.backends.plan import plan_backend, probe_machine
     from rtpose.backends.registry import get_backend
 
+    if isinstance(model, str) and model.startswith(TRITON_SCHEME):  # a served model, not a file
+        from rtpose.backends.triton import TritonBackend
+
+        address, _, name = model[len(TRITON_SCHEME):].rpartition("/")
+        return TritonBackend(address, name, **options)
     if backend != "auto":
         get_backend(backend)  # an unknown name fails first, whatever the model
     if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):

@@ -59,12 +59,12 @@ def plan_backend(path: Path, backend: str, device: str, machine: Machine) -> Pla
             native = native_backend(path).name
             raise ModelError(f"{path}: the {backend} backend cannot run {suffix} files (use {native})")
         return Plan(backend, device, reason="asked for")  # `auto`: the backend picks its own device
+    native = native_backend(path)
+    if suffix != ".onnx":  # the format's own backend; it says itself if it cannot use the device
+        return Plan(native.name, device, reason=f"{suffix} file")
     if device.startswith("cuda") and not machine.cuda:
         raise ModelError(f"{path}: device {device!r} asked for, but no CUDA GPU is visible to torch "
                          "(a CPU-only torch build, no driver, or no torch): use device cpu or auto")
-    native = native_backend(path)
-    if suffix != ".onnx":
-        return Plan(native.name, device, reason=f"{suffix} file")
     if device == "cpu" or not machine.cuda:
         return Plan("onnxruntime", "cpu", reason="no CUDA GPU" if device != "cpu" else "device cpu")
     start, start_device = (("torch", "cuda") if machine.onnx2torch

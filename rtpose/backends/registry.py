@@ -68,6 +68,8 @@ BACKENDS: list[BackendInfo] = [
     BackendInfo("torch", (".pt", ".ts", ".torchscript", ".jit", ".onnx"), ("cpu", "cuda"), batch=True,
                 fp16=True, options=("fp16",), opener="rtpose.backends.torch:open_torch_file",
                 native=(".pt", ".ts", ".torchscript", ".jit")),
+    BackendInfo("tflite", (".tflite",), ("cpu",), batch=False, fp16=False, options=("threads",),
+                opener="rtpose.backends.tflite:open_tflite"),
 ]
 """Every backend, in the order ``backend: auto`` prefers them for a file they natively open."""
 

@@ -159,6 +159,8 @@ def build_graph(raw: Any, path: Path | None = None) -> Graph:
         _check_wiring(entries, problems)
     if not problems.items:
         order = _topological_order(entries, problems)
+    if not problems.items:
+        _check_schemas(entries, order, problems)
     if problems.items:
         raise GraphError(problems.items)
     name = spec.name or (path.stem if path else "graph")
@@ -291,6 +293,58 @@ def _topological_order(entries: dict[str, NodeEntry], problems: _Problems) -> li
                          "a node needs at least one input that is not a back edge", name)
     _check_single_source(entries, order, problems)
     return order
+
+
+def declared_output_schemas(entry: NodeEntry) -> dict[str, str]:
+    """The keypoint schema each output gives, as the node type declares it for these params.
+
+    A node declares ``output_schemas``: a dict, or a classmethod taking the params (the ``pose``
+    node's depends on its ``schema`` param). Undeclared outputs give None here.
+    """
+    declared = getattr(entry.cls, "output_schemas", None)
+    if callable(declared):
+        declared = declared(entry.params)
+    return dict(declared or {})
+
+
+def _check_schemas(entries: dict[str, NodeEntry], order: list[str], problems: _Problems) -> None:
+    """Refuse poses of the wrong keypoint schema, e.g. hands (``hand21``) into a node that needs ``coco17``.
+
+    A node declares what its inputs need with ``input_schemas = {"poses": "coco17"}`` (a name or
+    a tuple of names). Outputs give what their node declares; a ``Poses`` output that declares
+    nothing passes on the schema of its node's one ``Poses`` input (smoothers, filters: a node
+    that changes the schema must declare it), else it is unknown and not checked.
+    """
+    from rtpose.types import Poses
+
+    given: dict[tuple[str, str], str] = {}
+    for name in order:
+        entry = entries[name]
+        declared = declared_output_schemas(entry)
+        needs = getattr(entry.cls, "input_schemas", {}) or {}
+        pose_ports = [port for port, kind in entry.cls.inputs.items() if _is_poses(kind, Poses)]
+        pose_inputs = [entry.inputs[port] for port in pose_ports if port in entry.inputs]
+        for port, edge in entry.inputs.items():
+            schema = given.get((edge.producer, edge.output))
+            wanted = needs.get(port)
+            if schema is None or wanted is None:
+                continue
+            allowed = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+            if schema not in allowed:
+                loc = ("nodes", _raw_index(problems.raw, name), "inputs", port)
+                problems.add(loc, f"input {port!r} needs {' or '.join(allowed)} keypoints, but "
+                                  f"{edge.producer}.{edge.output} gives {schema}", name)
+        for port, out_type in entry.cls.outputs.items():
+            if port in declared:
+                given[(name, port)] = declared[port]
+            elif _is_poses(out_type, Poses) and len(pose_ports) == 1 and pose_inputs and not pose_inputs[0].back_edge:
+                passed = given.get((pose_inputs[0].producer, pose_inputs[0].output))
+                if passed is not None:
+                    given[(name, port)] = passed
+
+
+def _is_poses(value: Any, poses: type) -> bool:
+    return isinstance(value, type) and issubclass(value, poses)
 
 
 def _find_cycle(entries: dict[str, NodeEntry], stuck: list[str]) -> list[str]:

@@ -63,7 +63,7 @@ class ModelSpec:
     name: str
     url: str
     kind: str  # detector, pose, hand_landmarks, palm_detector, face_landmarks, bottomup, pose3d, ...
-    format: Literal["onnx", "pth"]
+    format: Literal["onnx", "pth", "tflite"]  # tflite runs as is, on the tflite backend
     input_size: tuple[int, int]  # (height, width)
     preprocess: Preprocess
     input_name: str
@@ -81,7 +81,7 @@ class ModelSpec:
     @property
     def onnx_filename(self) -> str:
         """The file a pose/detector node loads (the conversion target for .pth)."""
-        return self.filename if self.format == "onnx" else Path(self.filename).stem + ".onnx"
+        return self.filename if self.format in ("onnx", "tflite") else Path(self.filename).stem + ".onnx"
 
 
 def convert_mmpose_hrnet(width: int, src: Path, dst: Path, input_size: tuple[int, int]) -> None:
@@ -116,6 +116,30 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
                   converter=partial(convert_mmpose_hrnet, 48), licence="Apache-2.0"),
     )
 }
+
+# MediaPipe Hands, as Google publishes them (.tflite, run by the tflite backend: the `tflite` extra).
+# rtpose.models.palm / rtpose.models.hand also run the ONNX conversions of the same networks.
+_MEDIAPIPE = "https://storage.googleapis.com/mediapipe-assets/"
+MEDIAPIPE_RGB01 = Preprocess("RGB", (0.0, 0.0, 0.0), (255.0, 255.0, 255.0), "rotated square region, NHWC")
+KNOWN_MODELS.update({
+    spec.name: spec
+    for spec in (
+        ModelSpec("hand_landmark_full", _MEDIAPIPE + "hand_landmark_full.tflite", "hand_landmarks", "tflite",
+                  (224, 224), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
+        ModelSpec("hand_landmark_lite", _MEDIAPIPE + "hand_landmark_lite.tflite", "hand_landmarks", "tflite",
+                  (224, 224), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
+        ModelSpec("palm_detection_full", _MEDIAPIPE + "palm_detection_full.tflite", "palm_detector", "tflite",
+                  (192, 192), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
+        ModelSpec("palm_detection_lite", _MEDIAPIPE + "palm_detection_lite.tflite", "palm_detector", "tflite",
+                  (192, 192), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
+        # BlazePose GHUM with metric world landmarks (the pose3d node): MediaPipe Pose's landmark model
+        ModelSpec("blazepose_ghum_full", _MEDIAPIPE + "pose_landmark_full.tflite", "pose3d", "tflite",
+                  (256, 256), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
+        # MediaPipe Face Mesh (468 points; rtpose.models.face)
+        ModelSpec("face_landmark", _MEDIAPIPE + "face_landmark.tflite", "face_landmarks", "tflite",
+                  (192, 192), MEDIAPIPE_RGB01, "input_1", licence="Apache-2.0"),
+    )
+})
 
 
 def rtpose_home() -> Path:
@@ -177,7 +201,7 @@ def _ensure_onnx(spec: ModelSpec) -> Path:
     source = models_dir() / spec.filename
     if not source.is_file():
         download(spec, source)
-    if spec.format == "onnx":
+    if spec.format in ("onnx", "tflite"):
         return source
     if spec.converter is None:
         raise ModelError(f"model {spec.name!r} is a .{spec.format} file and has no converter to ONNX")
