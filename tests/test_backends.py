@@ -316,3 +316,22 @@ def test_a_pose_model_fed_crops_it_does_not_take_names_the_model(shared: Path) -
     image = np.zeros((240, 320, 3), np.uint8)
     with pytest.raises(ModelError, match=r"hand_landmark_full.onnx: input 'input_1' takes shape .*224, 224, 3\).*axis 1 must be 224"):
         estimator(image, np.array([[10, 10, 100, 200]], np.float32))
+
+
+def test_auto_falls_back_to_onnxruntime_for_a_model_torch_cannot_convert(shared: Path, monkeypatch, caplog) -> None:
+    """On a GPU without TensorRT, auto means torch CUDA; MoveNet MultiPose does not convert (onnx2torch
+    lacks SAME_UPPER padding on dynamic sizes), so it runs on ONNX Runtime, logged. The machine is
+    simulated as CUDA-less torch (device cpu) to run here."""
+    pytest.importorskip("onnx")
+    import importlib.util
+
+    if importlib.util.find_spec("onnx2torch") is None:
+        pytest.skip("onnx2torch not installed")
+    from rtpose.backends import plan
+
+    monkeypatch.setattr(plan, "plan_backend", lambda path, backend, device, machine: plan.Plan("torch", "cpu"))
+    with caplog.at_level("WARNING", logger="rtpose.backends.base"):
+        backend = open_backend(shared / "models/bottomup/movenet_multipose.onnx", threads=1)
+    assert backend.name == "onnxruntime" and "onnx2torch cannot convert" in caplog.text
+    with pytest.raises(ModelError, match="onnx2torch cannot convert"):  # asked for by name: no fallback
+        open_backend(shared / "models/bottomup/movenet_multipose.onnx", backend="torch", device="cpu")

@@ -179,20 +179,29 @@ def open_backend(
 
         log.info("%s: %s (%s)", path.name, plan.backend, plan.reason)
         return open_switching(path, plan, options)
-    if backend == "auto":
-        log.info("%s: %s on %s (%s)", path.name, plan.backend, plan.device, plan.reason)
-    return open_planned(path, plan.backend, plan.device, options, strict=backend != "auto")
+    if backend != "auto":
+        return open_planned(path, plan.backend, plan.device, options)
+    log.info("%s: %s on %s (%s)", path.name, plan.backend, plan.device, plan.reason)
+    return open_planned(path, plan.backend, plan.device, options, strict=False,
+                        fallback=plan.backend == "torch" and path.suffix.lower() == ".onnx")
 
 
 def open_planned(path: Path, backend: str, device: str, options: Mapping[str, Any],
-                 strict: bool = True) -> Backend:
+                 strict: bool = True, fallback: bool = False) -> Backend:
     """Open ``path`` on ``backend``/``device``; unless ``strict``, options the backend does not
-    take are left out (a graph's ``threads`` means nothing to torch)."""
+    take are left out (a graph's ``threads`` means nothing to torch). With ``fallback``, an ONNX
+    file torch cannot convert (onnx2torch lacks an operator) runs on ONNX Runtime instead, logged."""
     from rtpose.backends.registry import get_backend
 
     info = get_backend(backend)
     given = dict(options) if strict else {k: v for k, v in options.items() if k in info.options}
-    return info.open(path, device, **given)
+    try:
+        return info.open(path, device, **given)
+    except ModelError as exc:
+        if not fallback:
+            raise
+        log.warning("%s; running it on onnxruntime instead", exc)
+        return open_planned(path, "onnxruntime", "auto", options, strict=False)
 
 
 def _open_module(module: Any, backend: str, device: str, options: dict[str, Any]) -> Backend:

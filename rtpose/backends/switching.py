@@ -110,16 +110,20 @@ def open_switching(path: Path, plan: "Plan", options: Mapping[str, Any]) -> Back
     """TensorRT for an ONNX file now if its engine is cached, else the plan's start backend,
     switching to TensorRT when a background build is done (or staying, with the reason logged)."""
     trt_options = {k: v for k, v in options.items() if k in ("precision", "max_batch")}
-    spec = engines.engine_spec_for_file(path, engines.engines_dir(),
-                                        lambda p: engines.spec_for_onnx(p, **trt_options))
     cache = engines.engine_cache_dir()
-    status = engines.cache_status(spec, cache)
-    if status.startswith("ready"):
+    try:
+        spec = engines.engine_spec_for_file(path, engines.engines_dir(),
+                                            lambda p: engines.spec_for_onnx(p, **trt_options))
+        status = engines.cache_status(spec, cache)
+    except ModelError as exc:  # e.g. dynamic sizes no spec gives a profile for
+        spec, status = None, f"no engine spec: {exc}"
+    if spec is not None and status.startswith("ready"):
         log.info("%s: TensorRT engine %s (%s)", path.name, spec.name, status)
         return _load_tensorrt(engines.ensure_engine(spec, cache))
     assert plan.start is not None and plan.start_device is not None
-    start = open_planned(path, plan.start, plan.start_device, options, strict=False)
-    if not status.startswith("needs build"):
+    start = open_planned(path, plan.start, plan.start_device, options, strict=False,
+                         fallback=plan.start == "torch")
+    if spec is None or not status.startswith("needs build"):
         log.warning("%s: TensorRT not usable (%s); running on %s", path.name, status, start.name)
         return start
     if spec.precision == "int8":
