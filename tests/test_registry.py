@@ -211,6 +211,15 @@ def test_cli_list_shows_cache_state(home: Path) -> None:
     assert "pth only" in rows["hrnet_w48_coco_256x192"] and str(pth) in rows["hrnet_w48_coco_256x192"]
 
 
+def test_a_shared_suffix_is_no_suggestion() -> None:
+    with pytest.raises(ModelError) as err:
+        registry.resolve_model("simplepose_nano")
+    text = str(err.value)
+    assert "did you mean" not in text and "Give the path to a model file" in text
+    with pytest.raises(ModelError, match="did you mean 'hrnet_w32_coco_256x192'"):
+        registry.resolve_model("hrnet_w32")
+
+
 def test_cli_pull_unknown_name_fails_cleanly() -> None:
     result = CliRunner().invoke(app, ["pull", "yolox_nan"])
     assert result.exit_code == 1

@@ -163,11 +163,20 @@ def get_spec(name: str, models: Mapping[str, ModelSpec] | None = None) -> ModelS
     table = KNOWN_MODELS if models is None else models
     if name in table:
         return table[name]
-    close = difflib.get_close_matches(name, list(table), n=3, cutoff=0.4)
-    hint = f" did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    close = close_names(name, list(table))
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "."
     raise ModelError(
-        f"unknown model {name!r} (and no such file).{hint} known models: {', '.join(sorted(table))}"
+        f"model {name!r} is neither a file nor a known model name{hint} Give the path to a model file "
+        f"(.onnx, .engine, .tflite, .pt) or a known name; known models: {', '.join(sorted(table))}"
     )
+
+
+def close_names(name: str, names: list[str]) -> list[str]:
+    """Names a user may have meant: those that extend what was typed (``hrnet_w32`` ->
+    ``hrnet_w32_coco_256x192``), else near-identical spellings. A shared suffix alone is no hint
+    (``simplepose_nano`` is not ``yolox_nano``)."""
+    extended = sorted(n for n in names if n.startswith(name))
+    return extended[:3] or difflib.get_close_matches(name, names, n=2, cutoff=0.75)
 
 
 def cached(name: str, models: Mapping[str, ModelSpec] | None = None) -> Path | None:
