@@ -9,8 +9,9 @@
         ...
 """
 
-from rtpose.errors import ModelError, ModelNotFound, RtposeError, SourceError
+from rtpose.errors import ModelError, ModelNotFound, OutputError, RtposeError, SourceError
 from rtpose.node import FrameInfo, Node, NoParams, Params
+from rtpose.outputs import check_output
 from rtpose.plugins import register_node
 from rtpose.schemas import COCO17, KeypointSchema, get_schema, register_schema
 from rtpose.types import (
@@ -27,5 +28,6 @@ from rtpose.types import (
 __all__ = [
     "COCO17", "COCO_FLIP_PAIRS", "COCO_KEYPOINTS", "COCO_SIGMAS", "COCO_SKELETON",
     "Detections", "FrameInfo", "Image", "KeypointSchema", "ModelError", "ModelNotFound", "Node", "NoParams",
-    "Params", "Poses", "RtposeError", "SourceError", "Tracks", "get_schema", "register_node", "register_schema",
+    "OutputError", "Params", "Poses", "RtposeError", "SourceError", "Tracks", "check_output", "get_schema",
+    "register_node", "register_schema",
 ]

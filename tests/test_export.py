@@ -72,7 +72,7 @@ def test_csv_one_row_per_person_with_named_keypoint_columns(tmp_path: Path) -> N
     assert header[:8] == ["frame", "timestamp", "track_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "score"]
     assert header[8:11] == ["nose_x", "nose_y", "nose_score"]
     assert header[-3:] == ["right_ankle_x", "right_ankle_y", "right_ankle_score"]
-    assert len(header) == 8 + 3 * 17 == len(csv_header())
+    assert len(header) == 8 + 3 * 17 == len(csv_header(COCO_KEYPOINTS))
     assert len(body) == 4  # frame 1 has no people: no rows
     assert [r[0] for r in body] == ["0", "0", "2", "2"]
     row = dict(zip(header, body[0]))
