@@ -198,13 +198,17 @@ class Capture(Node):
                                 "" if self.skipped < SKIPS_LOGGED else " (further skips are only counted)")
 
     def _report_skips(self) -> None:
-        if not self.skipped:
-            return
-        what = "images" if self.spec is not None and self.spec.kind is SourceKind.FOLDER else "frames"
-        stated = getattr(self._reader, "expected_frames", None) if isinstance(self._reader, VideoReader) else None
-        of = f" of the {stated} the file states" if stated else ""
-        log.warning("%s: %d %s%s were missing or unreadable and skipped (on_error: stop makes this an error)",
-                    self.name, self.skipped, what, of)
+        """At the end of a folder or file: one warning that says how much of it was lost."""
+        reader = self._reader
+        if isinstance(reader, VideoReader) and reader.expected_frames and self.spec is not None:
+            missing = reader.expected_frames - reader.frames_read
+            if missing > 1:  # some containers state one frame more than they hold
+                log.warning("%s: %s gave %d of the %d frames it states: %d frames were missing or unreadable "
+                            "(a truncated or damaged file; on_error: stop makes this an error)", self.name,
+                            self.spec.label, reader.frames_read, reader.expected_frames, missing)
+        elif self.skipped:
+            log.warning("%s: %d images were missing or unreadable and skipped (on_error: stop makes this an error)",
+                        self.name, self.skipped)
 
     def _after_end(self) -> Frame | None:
         """The reader gave no frame: reconnect a stream, restart a looping file, or end."""

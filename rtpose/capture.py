@@ -206,6 +206,7 @@ class VideoReader:
         self.fps = positive_or_none(self._cap.get(cv2.CAP_PROP_FPS))
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if spec.kind is SourceKind.FILE else 0
         self.expected_frames: int | None = count if count > 0 else None
+        self.frames_read = 0  # since the start (or the last restart)
         self._index = 0
         self._last_ts = -1.0
 
@@ -221,6 +222,7 @@ class VideoReader:
                               f"states cannot be read (the file is truncated or damaged)")
         ts = self._file_timestamp()
         self._index += 1
+        self.frames_read += 1
         return Frame(to_bgr(pixels), ts)
 
     def _read_live(self) -> Frame | None:
@@ -245,7 +247,7 @@ class VideoReader:
         if not self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0):  # some containers cannot seek: reopen
             self._cap.release()
             self._cap = open_video(self.spec, self.settings)
-        self._index = 0
+        self._index = self.frames_read = 0
         self._last_ts = -1.0
 
     def close(self) -> None:

@@ -19,6 +19,9 @@ def check_output(path: str | Path, what: str = "output") -> Path:
     path = Path(path).expanduser()
     if path.is_dir():
         raise OutputError(f"{what} {path} is a folder: give a file name")
+    blocker = next((p for p in path.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise OutputError(f"cannot write {what} {path}: {blocker} is a file, not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".check"):

@@ -144,6 +144,7 @@ class GraphRunner:
                 self.nodes[name] = node
                 thread = threading.Thread(target=self._node_thread, args=(name,), name=f"rtpose:{name}", daemon=True)
                 self._threads.append(thread)
+            log.info("graph %r opening: %s", self.graph.name, ", ".join(self.nodes))
             for thread in self._threads:
                 thread.start()
             self._wait_until_open(on_tick)
