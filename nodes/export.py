@@ -143,7 +143,7 @@ class ExportKeypoints(Node):
         self._written = 0
 
     def open(self) -> None:
-        self.params.path = check_output(self.params.path, f"node {self.name!r}: export file")
+        self.params.path = check_output(self.params.path, "export file")
         self._written = 0
         self._columns = None
 
@@ -163,7 +163,7 @@ class ExportKeypoints(Node):
             if self._written % self.params.flush_every == 0:
                 self._file.flush()
         except OSError as exc:
-            raise OutputError(f"node {self.name!r}: cannot write {self.params.path}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write {self.params.path}: {exc.strerror or exc}") from exc
         return {}
 
     def close(self) -> None:
@@ -175,7 +175,7 @@ class ExportKeypoints(Node):
                 self._csv.writerow(csv_header(self._last_schema.keypoints))  # nobody in the whole run
             file.close()
         except OSError as exc:
-            raise OutputError(f"node {self.name!r}: cannot write {self.params.path}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write {self.params.path}: {exc.strerror or exc}") from exc
         finally:
             self._csv = None
 
@@ -194,7 +194,7 @@ class ExportKeypoints(Node):
             self._csv.writerow(csv_header(schema.keypoints))
         elif schema.keypoints != self._columns.keypoints:
             raise OutputError(
-                f"node {self.name!r}: {self.params.path} has the CSV columns of schema {self._columns.name!r} "
+                f"{self.params.path} has the CSV columns of schema {self._columns.name!r} "
                 f"({len(self._columns.keypoints)} keypoints), but frame {self.frame.index if self.frame else '?'} "
                 f"has poses of schema {schema.name!r} ({len(schema.keypoints)}); export to .jsonl, which names "
                 f"the schema of every person, or give each schema its own export node")

@@ -133,7 +133,7 @@ class Record(Node):
 
     def open(self) -> None:
         p: RecordParams = self.params  # type: ignore[assignment]
-        path = check_output(p.path, f"node {self.name!r}: video")
+        path = check_output(p.path, "video")
         self._sink = VideoSink(path, p.fps, p.fourcc)
         self._count = 0
 
