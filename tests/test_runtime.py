@@ -262,3 +262,13 @@ def test_metrics_keep_a_bounded_uniform_sample(tmp_path: Path) -> None:
     assert metrics._records["work"].times_s.sample().shape == (RESERVOIR_SIZE, 2)  # memory is fixed
     # a uniform sample of the whole run, not its last frames: the median stays in the middle
     assert abs(stats["p50_ms"] - 25.0) < 2.5 and abs(stats["p99_ms"] - 49.5) < 1.0
+
+
+def test_a_stop_lets_the_frames_already_read_reach_the_sinks(tmp_path: Path) -> None:
+    runner = GraphRunner(make_graph(tmp_path, chain(source="{frames: 0}", sink="{work_s: 0.01}")), grace=4.0)
+    timer = threading.Timer(1.0, runner.stop)
+    timer.start()
+    result = runner.run()
+    assert result.exit_code == 0 and not result.stuck
+    read = runner.metrics.snapshot()["source"]["frames_out"]
+    assert read > 10 and seen() == list(range(read))  # queued frames drained, none dropped

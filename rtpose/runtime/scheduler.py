@@ -99,7 +99,8 @@ class GraphRunner:
         self.grace = grace
         self.metrics = Metrics({name: e.cls.type_name for name, e in graph.nodes.items()}, trace=trace)
         self.nodes: dict[str, Node] = {}
-        self._stop = threading.Event()
+        self._wind_down = threading.Event()  # sources stop; frames in the graph still reach the sinks
+        self._stop = threading.Event()  # everything stops; what is still queued is dropped
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self._opened: set[str] = set()
@@ -121,12 +122,21 @@ class GraphRunner:
     # ---- control ---------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask every node to stop; safe from any thread or a signal handler."""
+        """Ask the graph to stop; safe from any thread or a signal handler.
+
+        Sources stop at once; frames already in the graph have half the grace period to
+        reach the sinks (what is still queued then is dropped), every node the whole of it.
+        """
+        self._wind_down.set()
+
+    def _halt(self) -> None:
+        """Stop everything now (a node failed): queued frames are dropped."""
+        self._wind_down.set()
         self._stop.set()
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return self._wind_down.is_set()
 
     def run(self, on_tick: Callable[[], None] | None = None) -> RunResult:
         """Run to the end on the calling thread (the main thread, for a window and signals).
@@ -149,17 +159,17 @@ class GraphRunner:
                 thread.start()
             self._wait_until_open(on_tick)
             ui = next((n for n in self.nodes.values() if n.interactive), None)
-            if ui is not None and self._ready.is_set() and not self._stop.is_set():
-                ui.ui_loop(lambda: self._stop.is_set() or self._all_finished.is_set())
-                result.window_closed = not self._all_finished.is_set() and not self._stop.is_set()
-                self._stop.set()
+            if ui is not None and self._ready.is_set() and not self._wind_down.is_set():
+                ui.ui_loop(lambda: self._wind_down.is_set() or self._all_finished.is_set())
+                result.window_closed = not self._all_finished.is_set() and not self._wind_down.is_set()
+                self._wind_down.set()
             result.stuck = self._supervise(on_tick)
         except KeyboardInterrupt:  # signals arrive this way only when run off the main thread's handlers
             self._signal = self._signal or signal.SIGINT
-            self._stop.set()
+            self._wind_down.set()
             result.stuck = self._supervise(None)
         finally:
-            self._stop.set()
+            self._halt()
             self._restore_signal_handlers(previous_handlers)
         result.error = self._error
         result.signal = self._signal
@@ -174,7 +184,7 @@ class GraphRunner:
             if self._signal is not None:
                 self._hurry = True  # asked twice: stop waiting for the nodes
             self._signal = self._signal or signum
-            self._stop.set()
+            self._wind_down.set()
 
         return {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
 
@@ -186,23 +196,27 @@ class GraphRunner:
     def _supervise(self, on_tick: Callable[[], None] | None) -> list[StuckNode]:
         """Wait for every node thread, with deadlines; return the nodes that missed theirs.
 
-        After a stop, every node gets ``grace`` seconds (and is interrupted once); a
-        ``close()`` gets ``grace`` seconds at any time.
+        After a stop, every node is interrupted once, frames in flight have ``grace / 2``
+        seconds to drain, and every node ``grace`` seconds to end; a ``close()`` gets
+        ``grace`` seconds at any time.
         """
         stopped_at: float | None = None
         while not self._all_finished.wait(WAIT_SLICE):
             if on_tick is not None:
                 on_tick()
             now = time.monotonic()
-            if self._stop.is_set() and stopped_at is None:
+            if self._wind_down.is_set() and stopped_at is None:
                 stopped_at = now
                 self._interrupt_nodes()
+            if stopped_at is not None and not self._stop.is_set() and now - stopped_at > self.grace / 2:
+                log.info("frames still in the graph %.1f s after the stop are dropped", self.grace / 2)
+                self._stop.set()
             if stopped_at is not None and (self._hurry or now - stopped_at > self.grace):
                 return self._stuck_nodes(now)
             late = [name for name, (phase, since) in list(self._phase.items())
                     if phase == "close" and now - since > self.grace]
             if late:
-                self._stop.set()
+                self._halt()
                 self._interrupt_nodes()
                 return self._stuck_nodes(now)
         return []
@@ -237,19 +251,19 @@ class GraphRunner:
             if drain and self._failed_source is None:
                 self._failed_source = name
                 return
-        self._stop.set()
+        self._halt()
 
     # ---- set-up ----------------------------------------------------------------------------
 
     def _wait_until_open(self, on_tick: Callable[[], None] | None) -> None:
-        while not self._stop.is_set():
+        while not self._wind_down.is_set():
             with self._lock:
                 if len(self._opened) == len(self.nodes):
                     break
             if on_tick is not None:
                 on_tick()
-            self._stop.wait(WAIT_SLICE / 5)
-        if self._stop.is_set():
+            self._wind_down.wait(WAIT_SLICE / 5)
+        if self._wind_down.is_set():
             return
         self._make_queues()
         self._ready.set()
@@ -303,7 +317,7 @@ class GraphRunner:
             with self._lock:
                 self._opened.add(name)
             while not self._ready.wait(WAIT_SLICE):
-                if self._stop.is_set():
+                if self._wind_down.is_set():
                     return
             running = True
             if is_source:
@@ -331,7 +345,7 @@ class GraphRunner:
             drained = failed is not None and all(
                 n in self._finished for n in self.graph.nodes if self.graph.source_of(n) == failed)
         if drained:
-            self._stop.set()  # the failed source's frames reached every sink: end the other sources too
+            self._halt()  # the failed source's frames reached every sink: end the other sources too
 
     def _run_source(self, name: str, node: Node) -> None:
         limiter = self._limiters.get(name)
@@ -339,9 +353,9 @@ class GraphRunner:
         next_due = time.monotonic()
         index = emitted = 0
         try:
-            while not self._stop.is_set():
+            while not self._wind_down.is_set():
                 if period:
-                    if self._stop.wait(max(0.0, next_due - time.monotonic())):
+                    if self._wind_down.wait(max(0.0, next_due - time.monotonic())):
                         break
                     next_due = max(next_due + period, time.monotonic() - period)
                 start = time.monotonic()
