@@ -115,6 +115,17 @@ def test_ctrl_c_exits_although_a_node_hangs_and_names_it_with_its_stack(tmp_path
     assert "stopped by Ctrl-C" in run.stderr
 
 
+def test_a_second_ctrl_c_stops_waiting_for_a_hung_node(tmp_path: Path) -> None:
+    run = Command("-v", "run", str(hang_graph(tmp_path, "process")), "--quiet", "--grace", "60")
+    run.wait_for("running:")
+    time.sleep(1.0)
+    run.proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)  # the 60 s grace period is running
+    code, took = run.stop_with(signal.SIGINT)
+    assert code == 130 and took < EXIT_WITHIN_S, run.stderr
+    assert "node 'stuck' did not return from process()" in run.stderr
+
+
 def test_a_hang_in_close_does_not_block_a_normal_end(tmp_path: Path) -> None:
     source = "  - {name: source, type: synthetic_source, params: {frames: 5}}\n"
     run = Command("run", str(hang_graph(tmp_path, "close", source)), "--quiet", "--grace", "2")
