@@ -42,6 +42,7 @@ class Lift3d(Node):
 
     inputs = {"image": Image, "poses": Poses}
     outputs = {"poses": Poses}
+    input_schemas = {"poses": "coco17"}
     Params = Lift3dParams
     params: Lift3dParams
 

@@ -41,6 +41,7 @@ class Pose3d(Node):
 
     inputs = {"image": Image, "poses": Poses}
     outputs = {"poses": Poses}
+    input_schemas = {"poses": ("coco17", "coco_wholebody133")}
     Params = Pose3dParams
     params: Pose3dParams
 

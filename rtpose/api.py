@@ -9,6 +9,7 @@
         ...
 """
 
+from rtpose.analysis import ANGLES, AngleDef, AngleRepCounter, JumpCounter, RepEvent, cadence, joint_angles
 from rtpose.errors import ModelError, ModelNotFound, OutputError, RtposeError, SourceError
 from rtpose.node import FrameInfo, Node, NoParams, Params
 from rtpose.outputs import check_output
@@ -26,6 +27,7 @@ from rtpose.types import (
 )
 
 __all__ = [
+    "ANGLES", "AngleDef", "AngleRepCounter", "JumpCounter", "RepEvent", "cadence", "joint_angles",
     "COCO17", "COCO_FLIP_PAIRS", "COCO_KEYPOINTS", "COCO_SIGMAS", "COCO_SKELETON",
     "Detections", "FrameInfo", "Image", "KeypointSchema", "ModelError", "ModelNotFound", "Node", "NoParams",
     "OutputError", "Params", "Poses", "RtposeError", "SourceError", "Tracks", "check_output", "get_schema",

@@ -294,10 +294,14 @@ def _mount_subcommands() -> None:
     from rtpose.cameras_cli import cameras
     from rtpose.engines_cli import app as engines_app
     from rtpose.models.cli import app as models_app
+    from rtpose.serve_cli import serve
+    from rtpose.viz.plot3d import plot3d
 
     app.add_typer(models_app, name="models", help="Known models, the local cache and downloads.")
     app.add_typer(engines_app, name="engines", help="Build, cache and check TensorRT engines.")
     app.command("cameras")(cameras)
+    app.command("serve")(serve)
+    app.command("plot3d")(plot3d)
 
 
 _mount_subcommands()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import cv2
@@ -140,3 +141,67 @@ def test_missing_model_path_is_a_clear_error(tmp_path, type_name):
     node = make_node(type_name, model=str(missing))
     with pytest.raises(ModelError, match=re.escape(str(missing))):
         node.open()
+
+
+def test_pose_gives_coco17_poses_with_k_from_the_model(coco, pose_node):
+    assert pose_node.estimator.probe_keypoints() == 17
+    item = coco[0]
+    people = Detections(boxes=item["boxes"], scores=np.ones(len(item["boxes"])), class_ids=np.zeros(len(item["boxes"])))
+    assert pose_node.process(image=item["image"], people=people)["poses"].schema.name == "coco17"
+
+
+def test_pose_model_and_schema_of_different_sizes_is_a_clear_error(shared):
+    node = make_node("pose", model=str(shared / POSE_MODEL), schema="hand21", threads=1)
+    with pytest.raises(ModelError) as caught:
+        node.open()
+    message = str(caught.value)
+    assert str(shared / POSE_MODEL) in message
+    assert "gives 17 heatmaps, but schema 'hand21' has 21 keypoints" in message and "coco17" in message
+    node = make_node("pose", model=str(shared / POSE_MODEL), schema="no_such_schema", threads=1)
+    with pytest.raises(ModelError, match="unknown keypoint schema 'no_such_schema'"):
+        node.open()
+
+
+@pytest.fixture(scope="module")
+def two_stage_model(tmp_path_factory) -> Path:
+    """A CPM-style two-stage heatmap model (random weights): stage 1 gives 5 maps, stage 2 the 21 of a hand."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+
+    class TwoStage(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = torch.nn.Conv2d(3, 8, 3, stride=4, padding=1)
+            self.stage1 = torch.nn.Conv2d(8, 5, 1)
+            self.stage2 = torch.nn.Conv2d(13, 21, 1)
+
+        def forward(self, x):
+            features = torch.relu(self.stem(x))
+            first = self.stage1(features)
+            return first, self.stage2(torch.cat([features, first], dim=1))
+
+    path = tmp_path_factory.mktemp("cpm") / "two_stage.onnx"
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter: fast, and enough here
+        torch.onnx.export(TwoStage().eval(), (torch.zeros(1, 3, 256, 192),), str(path), input_names=["input"],
+                          output_names=["stage1", "stage2"], dynamic_axes={"input": {0: "batch"}}, dynamo=False)
+    return path
+
+
+def test_pose_reads_the_chosen_heatmap_output_of_a_multi_stage_model(coco, two_stage_model):
+    item = coco[0]
+    people = Detections(boxes=item["boxes"], scores=np.ones(len(item["boxes"])), class_ids=np.zeros(len(item["boxes"])))
+    for output in ("stage2", 1, -1):
+        node = make_node("pose", model=str(two_stage_model), schema="hand21", heatmap_output=output, threads=1)
+        node.open()
+        poses = node.process(image=item["image"], people=people)["poses"]
+        assert poses.schema.name == "hand21" and poses.keypoints.shape == (len(item["boxes"]), 21, 3)
+    first = make_node("pose", model=str(two_stage_model), schema="hand21", threads=1)  # output 0: stage 1
+    with pytest.raises(ModelError, match=r"two_stage.onnx gives 5 heatmaps.*'heatmap_output'"):
+        first.open()
+    for wrong, fragment in (("stage3", "no output 'stage3'; its outputs: stage1, stage2"), (2, "out of range")):
+        node = make_node("pose", model=str(two_stage_model), schema="hand21", heatmap_output=wrong, threads=1)
+        with pytest.raises(ModelError, match=fragment) as caught:
+            node.open()
+        assert str(two_stage_model) in str(caught.value)

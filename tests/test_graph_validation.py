@@ -148,3 +148,86 @@ def test_set_override_is_parsed_and_validated(tmp_path: Path) -> None:
     graph = load_graph(path, ["work.work_s=0.25", "source.fail_at=3"])
     assert graph.nodes["work"].params.work_s == 0.25
     assert graph.nodes["source"].params.fail_at == 3
+
+
+BODY_TO_FACE = """\
+nodes:
+  - name: camera
+    type: capture
+    params: {source: 0}
+  - name: detector
+    type: detect
+    inputs: {image: camera.image}
+  - name: pose
+    type: pose
+    inputs: {image: camera.image, people: detector.detections}
+    params: {model: some_model.onnx, schema: coco17}
+  - name: smoother
+    type: smooth
+    inputs: {poses: pose.poses}
+  - name: face
+    type: face_landmarks
+    inputs: {image: camera.image, people: pose.poses}
+  - name: wholebody
+    type: wholebody
+    inputs: {body: smoother.poses, face: face.poses}
+  - name: display
+    type: display
+    inputs: {image: camera.image, poses: wholebody.poses}
+"""
+
+
+def test_nodes_declare_the_keypoint_schemas_they_need_and_give(tmp_path: Path) -> None:
+    path = tmp_path / "good.yaml"
+    path.write_text(BODY_TO_FACE)
+    assert list(load_graph(path).nodes)[-1] == "display"
+
+
+def test_hand_keypoints_into_a_body_input_are_refused_with_file_and_line(tmp_path: Path) -> None:
+    text = BODY_TO_FACE.replace("schema: coco17", "schema: hand21")
+    message = problems_of(tmp_path, text)
+    # the face node's input (line 17) and, through the smoother, the merge's body input (line 20)
+    assert ":17: node 'face': input 'people' needs coco17 or coco_wholebody133 keypoints, but pose.poses gives hand21" \
+        in message
+    assert ":20: node 'wholebody': input 'body' needs coco17 or coco_wholebody133 keypoints, but smoother.poses " \
+           "gives hand21" in message
+    # a body where the hands belong is refused too
+    text = BODY_TO_FACE.replace("{body: smoother.poses, face: face.poses}", "{body: smoother.poses, hands: pose.poses}")
+    assert "input 'hands' needs hand21 keypoints, but pose.poses gives coco17" in problems_of(tmp_path, text)
+
+
+def test_webcam_wholebody_graph_validates_with_the_hands_node() -> None:
+    from rtpose.errors import PluginError
+    from rtpose.plugins import get_node_type
+
+    try:
+        get_node_type("hand_landmarks")
+    except PluginError:
+        pytest.skip("the hand_landmarks node (branch hands) is not installed yet")
+    graph = load_graph(Path(__file__).parents[1] / "graphs" / "webcam_wholebody.yaml")
+    assert list(graph.nodes) == ["camera", "detector", "tracker", "pose", "hands", "face", "wholebody", "smoother",
+                                 "display"]
+
+
+def test_one_pass_reports_a_bad_param_a_bad_wire_and_a_cycle_together(tmp_path: Path) -> None:
+    text = f"""\
+plugins: [{PLUGIN}]
+nodes:
+  - name: source
+    type: synthetic_source
+    params: {{frames: many}}
+  - name: work
+    type: synthetic_work
+    inputs: {{image: source.image, extra: source.image}}
+  - name: loop
+    type: synthetic_relay
+    inputs: {{detections: loop2.detections}}
+  - name: loop2
+    type: synthetic_relay
+    inputs: {{detections: loop.detections}}
+"""
+    message = problems_of(tmp_path, text)
+    assert "bad.yaml:5: node 'source': parameter 'frames'" in message
+    assert "bad.yaml:8: node 'work': node type 'synthetic_work' has no input 'extra'" in message
+    assert "cycle through loop2 -> loop -> loop2" in message
+    assert "no source node" not in message and "no node 'source'" not in message  # its own error says it all

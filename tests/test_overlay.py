@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from rtpose.schemas import COCO17
 from rtpose.types import COCO_SKELETON, Poses
 from rtpose.viz import colors
 from rtpose.viz.overlay import Style, draw_hud, draw_poses
@@ -52,7 +53,7 @@ def test_hidden_keypoint_and_its_limbs_leave_pixels_unchanged() -> None:
 def test_visible_limb_colour_along_the_segment() -> None:
     out = draw_poses(blank(), person(), draw_boxes=False, draw_ids=False)
     limb = COCO_SKELETON.index((LEFT_ANKLE, LEFT_KNEE))
-    assert colors.LIMB_COLORS[limb] == colors.LEFT
+    assert colors.schema_paint(COCO17).limb_colors[limb] == colors.LEFT
     a, b = FIGURE[LEFT_KNEE], FIGURE[LEFT_ANKLE]
     for t in (0.25, 0.5, 0.75):
         assert near(out, *(a + t * (b - a)), colors.LEFT)
@@ -167,3 +168,58 @@ def test_hud_darkens_a_corner_and_writes_text() -> None:
     assert corner.min() < 100 and corner.max() > 230  # dark panel, white text
     assert np.array_equal(out[300:, 300:], img[300:, 300:])
     assert np.array_equal(img, np.full((H, W, 3), 200, np.uint8))
+
+
+def hand_pose(score: float = 0.9) -> Poses:
+    """An open right hand, fingers up, wrist at (320, 400): each finger a straight vertical line."""
+    from rtpose.schemas import HAND21
+
+    kps = np.zeros((21, 3), np.float32)
+    kps[0] = (320, 400, score)
+    for f in range(5):
+        for j in range(4):
+            kps[1 + 4 * f + j] = (240 + 40 * f, 330 - 40 * j, score)
+    return Poses(boxes=[[230, 150, 410, 410]], scores=[0.9], class_ids=[0], track_ids=[1], keypoints=kps[None],
+                 schema=HAND21)
+
+
+def test_hand_fingers_are_coloured_one_colour_each() -> None:
+    out = draw_poses(blank(), hand_pose(), draw_boxes=False, draw_ids=False)
+    for f, finger in enumerate(colors.FINGER_COLORS):
+        x = 240 + 40 * f
+        assert near(out, x, 330 - 60, colors.FINGER_COLORS[finger]), finger  # between joints 2 and 3
+    assert len(set(colors.FINGER_COLORS.values())) == 5
+    assert near(out, (280 + 320) / 2, 330, colors.PALM)  # index to middle knuckle: palm-coloured
+
+
+def test_face_is_drawn_as_thin_contour_lines_without_dots() -> None:
+    from rtpose.schemas import FACE68
+
+    kps = np.zeros((68, 3), np.float32)
+    kps[:17] = [(200 + 15 * i, 300 + (8 - abs(i - 8)) * 6, 0.9) for i in range(17)]  # a V-shaped jaw
+    kps[17:, 2] = 0.0  # the rest unseen
+    face = Poses(boxes=[[190, 290, 450, 360]], scores=[0.9], class_ids=[0], track_ids=[1], keypoints=kps[None],
+                 schema=FACE68)
+    out = draw_poses(blank(), face, draw_boxes=False, draw_ids=False)
+    style = Style.for_shape(H, W)
+    drawn = np.abs(out.astype(int) - blank().astype(int)).max(axis=2) > 60
+    assert near(out, 207.5, 303, colors.FACE, tol=60)  # the jaw line between points 0 and 1
+    column = drawn[:, 260]  # a vertical cut through the jaw line: thinner than a body limb
+    assert 0 < column.sum() <= max(1, style.line // 2) + 2
+    assert column.sum() < 2 * style.radius  # and no joint dot
+
+
+def test_wholebody_person_draws_body_hands_and_face() -> None:
+    from rtpose.schemas import COCO_WHOLEBODY133
+
+    kps = np.zeros((133, 3), np.float32)
+    kps[:17, :2], kps[:17, 2] = FIGURE, 0.9
+    hand = hand_pose().keypoints[0]
+    kps[91:112] = hand  # a left hand at a third of the size, its wrist on the body's left wrist
+    kps[91:112, :2] = (hand[:, :2] - hand[0, :2]) * 0.3 + FIGURE[LEFT_WRIST]
+    whole = Poses(boxes=[[160, 50, 480, 460]], scores=[0.9], class_ids=[0], track_ids=[1], keypoints=kps[None],
+                  schema=COCO_WHOLEBODY133)
+    out = draw_poses(blank(), whole, draw_boxes=False, draw_ids=False)
+    assert near(out, *((FIGURE[LEFT_KNEE] + FIGURE[LEFT_ANKLE]) / 2), colors.LEFT)  # body as COCO-17
+    thumb = (kps[92, :2] + kps[93, :2]) / 2
+    assert near(out, *thumb, colors.FINGER_COLORS["thumb"], r=2)

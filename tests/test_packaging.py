@@ -15,7 +15,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = REPO / "examples" / "joint-angles-plugin"
-STANDARD_TYPES = ("capture", "detect", "track", "pose", "smooth", "display", "record", "export_keypoints")
+STANDARD_TYPES = ("capture", "detect", "track", "pose", "smooth", "display", "record", "export_keypoints",
+                  "joint_angles", "count_reps")
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -63,17 +64,20 @@ def test_wheel_installs_package_nodes_and_command(wheel: Path, tmp_path: Path) -
 
 
 def test_plugin_by_path_in_a_graph(tmp_path: Path, shared: Path) -> None:
-    graph = tmp_path / "angles.yaml"
+    graph = tmp_path / "curls.yaml"
     graph.write_text(f"""\
-plugins: [{(PLUGIN_DIR / 'rtpose_joint_angles.py').as_posix()}, {(REPO / 'tests' / 'plugins' / 'synthetic.py').as_posix()}]
+plugins: [{(PLUGIN_DIR / 'rtpose_curls.py').as_posix()}, {(REPO / 'tests' / 'plugins' / 'synthetic.py').as_posix()}]
 nodes:
   - {{name: camera, type: capture, params: {{source: {shared / 'data' / 'video' / 'street_5frames.mp4'}}}}}
   - {{name: people, type: synthetic_poses, inputs: {{image: camera.image}}}}
-  - {{name: angles, type: joint_angles, params: {{every: 1}}, inputs: {{poses: people.poses}}}}
+  - {{name: curls, type: count_curls, inputs: {{poses: people.poses}}}}
 """)
-    result = run([sys.executable, "-m", "rtpose.cli", "run", str(graph), "--quiet"], cwd=tmp_path)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("[angles]")]
-    assert len(lines) == 5 and "left_elbow 180°" in lines[0]  # the synthetic person's joints lie on a line
+    run([sys.executable, "-m", "rtpose.cli", "run", str(graph), "--quiet", "--export", str(tmp_path / "out.jsonl")],
+        cwd=tmp_path)
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(records) == 5  # the plugin's per-person attributes reach the export without any change there
+    assert all(r["people"][0]["curls"] == {"left": 0, "right": 0} for r in records)
+    assert records[0]["people"][0]["caption"] == "curls L0 R0"
 
 
 def test_plugin_by_entry_point_of_an_installed_package(tmp_path: Path) -> None:
@@ -81,26 +85,16 @@ def test_plugin_by_entry_point_of_an_installed_package(tmp_path: Path) -> None:
     pip_install(python, str(REPO))
     pip_install(python, str(PLUGIN_DIR))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    shown = run([str(tmp_path / "venv" / "bin" / "rtpose"), "nodes", "show", "joint_angles"], cwd=tmp_path, env=env)
-    assert "rtpose_joint_angles.JointAngles" in shown.stdout and "every" in shown.stdout
+    shown = run([str(tmp_path / "venv" / "bin" / "rtpose"), "nodes", "show", "count_curls"], cwd=tmp_path, env=env)
+    assert "rtpose_curls.CountCurls" in shown.stdout and "low" in shown.stdout
     code = ("from rtpose.plugins import node_types; import json; "
             "print(json.dumps({k: v.__module__ for k, v in node_types().items()}))")
     modules = json.loads(run([str(python), "-c", code], cwd=tmp_path, env=env).stdout)
-    assert modules["joint_angles"] == "rtpose_joint_angles" and modules["detect"] == "rtpose_nodes.detect"
+    assert modules["count_curls"] == "rtpose_curls" and modules["detect"] == "rtpose_nodes.detect"
+    assert modules["count_reps"] == "rtpose_nodes.count_reps"
 
 
-def test_joint_angle_maths() -> None:
-    sys.path.insert(0, str(PLUGIN_DIR))
-    try:
-        import numpy as np
-        from rtpose_joint_angles import joint_angles
-    finally:
-        sys.path.remove(str(PLUGIN_DIR))
-    keypoints = np.zeros((1, 17, 3), np.float32)
-    keypoints[0, :, 2] = 1.0
-    keypoints[0, 5, :2] = (0, 0)    # left shoulder
-    keypoints[0, 7, :2] = (10, 0)   # left elbow
-    keypoints[0, 9, :2] = (10, 10)  # left wrist: a right angle at the elbow
-    keypoints[0, 11, 2] = 0.0       # left hip unseen: no knee angle
-    angles = joint_angles(keypoints)
-    assert abs(angles["left_elbow"][0] - 90.0) < 1e-3 and np.isnan(angles["left_knee"][0])
+def test_the_plugins_own_test_passes_as_its_tutorial_runs_it() -> None:
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_curls.py"],
+                            cwd=PLUGIN_DIR, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr

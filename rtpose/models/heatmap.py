@@ -208,13 +208,17 @@ class TopDownPoseEstimator:
     can (:meth:`Backend.free_batch_axis`); one that stays fixed gets the crops in
     chunks of its batch size, padding the last chunk. ``max_batch`` caps the batch
     of a dynamic-batch model (GPU memory, latency of very crowded frames).
+
+    The number of keypoints K is the model's: the heatmap output's channel count, read
+    once by :meth:`probe_keypoints`. ``heatmap_output`` picks that output by index or
+    name for models with several (a CPM-style model's stages, say: choose the last).
     """
 
     def __init__(self, model: str | Path | Backend, backend: str = "auto", device: str = "auto",
                  input_size: Sequence[int] | None = None,
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
                  rgb: bool = True, padding: float = 1.25, dark: bool = True,
-                 blur_kernel: int = 11, max_batch: int | None = None, num_keypoints: int = 17,
+                 blur_kernel: int = 11, max_batch: int | None = None, heatmap_output: int | str = 0,
                  **backend_options: Any) -> None:
         self.backend = model if isinstance(model, Backend) else open_backend(
             model, backend=backend, device=device, **backend_options)
@@ -227,14 +231,17 @@ class TopDownPoseEstimator:
         self.padding = padding
         self.dark = dark
         self.blur_kernel = blur_kernel
-        self.num_keypoints = num_keypoints  # only used to shape the result for zero boxes
-        self.gpu_crops = _gpu_preprocessor(self.backend, self.input_size, mean, std, rgb)
+        self.output_index = _output_index(self.backend, heatmap_output)
+        self.num_keypoints: int | None = None  # the heatmap output's K, known after the first run
+        # device crops feed the model's first output only
+        self.gpu_crops = (_gpu_preprocessor(self.backend, self.input_size, mean, std, rgb)
+                          if self.output_index == 0 else None)
 
     def __call__(self, image_bgr: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
         """Keypoints (N, K, 3) float32 for the N boxes, in image pixels."""
         boxes = np.asarray(boxes_xyxy, np.float32).reshape(-1, 4)
         if len(boxes) == 0:
-            return np.zeros((0, self.num_keypoints, 3), np.float32)
+            return np.zeros((0, self.probe_keypoints(), 3), np.float32)
         aspect = self.input_size[0] / self.input_size[1]
         centers, scales = box_to_center_scale(boxes, aspect, self.padding)
         if self.gpu_crops is not None:
@@ -248,11 +255,22 @@ class TopDownPoseEstimator:
         points = heatmap_to_image(coords, centers, scales, hm_size)
         return np.concatenate([points, maxvals[..., None]], axis=-1).astype(np.float32)
 
+    def probe_keypoints(self) -> int:
+        """K, the heatmap output's channel count: one run on a blank crop the first time."""
+        if self.num_keypoints is None:
+            blank = np.zeros((1, 3, self.input_size[1], self.input_size[0]), np.float32)
+            heatmaps = self.infer(blank)
+            if heatmaps.ndim != 4:
+                raise ModelError(f"output {self.output_index} of the pose model is not (N, K, H, W) heatmaps "
+                                 f"but shape {heatmaps.shape}; choose the heatmap output (heatmap_output)")
+            self.num_keypoints = int(heatmaps.shape[1])
+        return self.num_keypoints
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Run (N, 3, H, W) through the backend: at once, or in chunks of the fixed batch size."""
         step = self.batch_size
         if step is None or len(batch) == step:
-            return self.backend.run(batch)[0]
+            return self.backend.run(batch)[self.output_index]
         fixed = static_dim(self.backend.input_shapes[0], 0) == step
         outputs = []
         for start in range(0, len(batch), step):
@@ -261,8 +279,22 @@ class TopDownPoseEstimator:
             if fixed and real < step:  # a static batch axis accepts exactly `step` crops
                 pad = np.zeros((step - real,) + chunk.shape[1:], chunk.dtype)
                 chunk = np.concatenate([chunk, pad])
-            outputs.append(self.backend.run(chunk)[0][:real])
+            outputs.append(self.backend.run(chunk)[self.output_index][:real])
         return np.concatenate(outputs)
+
+
+def _output_index(backend: Backend, output: int | str) -> int:
+    """The position of the heatmap output, given by index or by name (a clear error otherwise)."""
+    names = list(backend.output_names)
+    if isinstance(output, str) and not output.lstrip("-").isdigit():
+        if output not in names:
+            raise ModelError(f"the pose model has no output {output!r}; its outputs: {', '.join(names)}")
+        return names.index(output)
+    index = int(output)
+    if names and not -len(names) <= index < len(names):
+        raise ModelError(f"heatmap_output {index} is out of range: the pose model has {len(names)} outputs "
+                         f"({', '.join(names)})")
+    return index % len(names) if names else index
 
 
 def _input_size(shape: tuple, given: Sequence[int] | None) -> tuple[int, int]:

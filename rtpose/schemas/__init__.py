@@ -8,7 +8,13 @@ below; plugins register theirs with :func:`register_schema`.
 """
 
 from rtpose.schemas.base import KeypointSchema, get_schema, register_schema, schema_names
+from rtpose.schemas.blazepose import BLAZEPOSE33
 from rtpose.schemas.coco import COCO17
+from rtpose.schemas.face import FACE68, FACE468, FACE468_TO_FACE68
 from rtpose.schemas.h36m import H36M17
+from rtpose.schemas.hand import HAND21
+from rtpose.schemas.wholebody import COCO_WHOLEBODY133
 
-__all__ = ["COCO17", "H36M17", "KeypointSchema", "get_schema", "register_schema", "schema_names"]
+__all__ = [
+    "BLAZEPOSE33", "COCO17", "COCO_WHOLEBODY133", "FACE468", "FACE468_TO_FACE68", "FACE68", "H36M17", "HAND21",
+    "KeypointSchema", "get_schema", "register_schema", "schema_names"]

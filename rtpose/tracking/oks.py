@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtpose.types import COCO_SIGMAS
+from rtpose.schemas import KeypointSchema, get_schema, schema_names
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -23,11 +23,13 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def oks_matrix(kpts_a: np.ndarray, kpts_b: np.ndarray, areas_b: np.ndarray,
-               sigmas: np.ndarray = COCO_SIGMAS, min_score: float = 0.3) -> np.ndarray:
+               sigmas: np.ndarray | KeypointSchema | None = None, min_score: float = 0.3) -> np.ndarray:
     """COCO object keypoint similarity of every pose in ``a`` with every pose in ``b``: (N, M).
 
     ``kpts_*`` are (N, K, 3) ``x, y, score``; ``areas_b`` (M,) is the object scale s^2
     of ``b`` (COCO uses the segment area; a box area times ~0.53 is a fair stand-in).
+    ``sigmas``: per-keypoint constants, or the poses' schema; by default those of the
+    schema with K keypoints (:func:`sigmas_for`).
     Only keypoints confident in both poses count, so occluded joints don't vote; a
     pair with no such keypoint gets NaN, which callers treat as "no pose evidence".
     """
@@ -35,6 +37,12 @@ def oks_matrix(kpts_a: np.ndarray, kpts_b: np.ndarray, areas_b: np.ndarray,
     b = np.asarray(kpts_b, np.float64)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
+    if sigmas is None:
+        sigmas = sigmas_for(a.shape[1])
+    elif isinstance(sigmas, KeypointSchema):
+        sigmas = sigmas.oks_sigmas()
+    if len(sigmas) != a.shape[1] or b.shape[1] != a.shape[1]:
+        raise ValueError(f"oks_matrix: {a.shape[1]} and {b.shape[1]} keypoints with {len(sigmas)} sigmas")
     d2 = np.sum(np.square(a[:, None, :, :2] - b[None, :, :, :2]), axis=3)  # (N, M, K)
     var = np.square(2 * np.asarray(sigmas, np.float64))[None, None, :]
     s2 = np.maximum(np.asarray(areas_b, np.float64), 1.0)[None, :, None]
@@ -43,3 +51,17 @@ def oks_matrix(kpts_a: np.ndarray, kpts_b: np.ndarray, areas_b: np.ndarray,
     count = both.sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, (sim * both).sum(axis=2) / count, np.nan)
+
+
+def sigmas_for(num_keypoints: int) -> np.ndarray:
+    """OKS sigmas for poses of ``num_keypoints`` points when the caller has only the array.
+
+    COCO-17's for 17 points (the body default), else those of the one registered schema
+    of that size; with none or several, the base schema's flat default.
+    """
+    if num_keypoints == 17:
+        return get_schema("coco17").oks_sigmas()
+    sized = [get_schema(n) for n in schema_names() if len(get_schema(n)) == num_keypoints]
+    if len(sized) == 1:
+        return sized[0].oks_sigmas()
+    return np.full(num_keypoints, KeypointSchema.__dataclass_fields__["default_sigma"].default, np.float32)

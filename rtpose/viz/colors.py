@@ -2,6 +2,8 @@
 
 Limbs and joints follow mmpose's COCO scheme (left side green, right side orange,
 centre blue) so the skeleton reads the same as in the tools people already know.
+Schemas with drawing groups (hands, faces, whole-body) colour by group instead: each finger
+its own colour, the palm and the face's contours in light neutral tones (:func:`schema_paint`).
 People get a colour of their own (box and ``#id`` tag), derived from the track id alone,
 so a person keeps the same colour across frames and across runs. Those colours come
 from a fixed palette that stays clear of the limb colours: a green or orange box must
@@ -10,7 +12,12 @@ never read as a limb, nor a blue one as a torso.
 
 from __future__ import annotations
 
-from rtpose.types import COCO_KEYPOINTS, COCO_SKELETON
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from rtpose.schemas import KeypointSchema
+from rtpose.types import COCO_KEYPOINTS
 
 BGR = tuple[int, int, int]
 
@@ -46,11 +53,93 @@ def _is_torso(name: str) -> bool:
     return name.endswith(("shoulder", "hip"))
 
 
-LIMB_COLORS: tuple[BGR, ...] = tuple(limb_color(a, b) for a, b in COCO_SKELETON)
-"""One colour per limb of :data:`rtpose.types.COCO_SKELETON`, in the same order."""
+FINGER_COLORS: dict[str, BGR] = {
+    "thumb": (60, 60, 255),     # red
+    "index": (0, 220, 255),     # yellow
+    "middle": (120, 255, 60),   # light green
+    "ring": (255, 200, 0),      # sky blue
+    "pinky": (255, 80, 220),    # violet
+}
+"""One colour per finger, so crossed or curled fingers stay apart."""
+PALM: BGR = (210, 210, 210)
+"""The palm (wrist to knuckles): light grey, so the fingers' colours stand out."""
+FACE: BGR = (245, 245, 245)
+"""Face contours: near-white thin lines, as face meshes are usually drawn."""
 
-KEYPOINT_COLORS: tuple[BGR, ...] = tuple(keypoint_color(n) for n in COCO_KEYPOINTS)
-"""One colour per COCO keypoint."""
+Part = Literal["body", "hand", "face"]
+"""What a keypoint belongs to, which sets how big it is drawn (hands and faces are small)."""
+
+_FACE_GROUPS = ("jaw", "brows", "nose", "eyes", "lips", "face_oval")
+
+
+@dataclass(frozen=True)
+class SchemaPaint:
+    """How one schema is drawn: per limb (skeleton order) and per keypoint, a colour and a part."""
+
+    limb_colors: tuple[BGR, ...]
+    limb_parts: tuple[Part, ...]
+    keypoint_colors: tuple[BGR, ...]
+    keypoint_parts: tuple[Part, ...]
+
+
+def group_part(group: str) -> Part:
+    """The part a drawing group belongs to, from its name (``left_thumb``, ``face_lips``, ``palm``...)."""
+    if group == "palm" or group.endswith("_palm") or any(group.endswith(f) for f in FINGER_COLORS):
+        return "hand"
+    if group.startswith("face_") or group in _FACE_GROUPS:
+        return "face"
+    return "body"
+
+
+def group_color(group: str) -> BGR | None:
+    """A hand or face group's colour; None for body groups (coloured by side, as COCO-17)."""
+    for finger, color in FINGER_COLORS.items():
+        if group.endswith(finger):
+            return color
+    part = group_part(group)
+    if part == "hand":
+        return PALM
+    if part == "face":
+        return FACE
+    return None
+
+
+@lru_cache(maxsize=64)
+def schema_paint(schema: KeypointSchema) -> SchemaPaint:
+    """Colours and parts of every limb and keypoint of ``schema`` (cached: schemas are immutable).
+
+    A keypoint takes the colour of the first hand or face group that holds it (fingers
+    come before the palm, so knuckles are finger-coloured); a limb takes the colour of a
+    group holding both its ends, else of the group of its outer end. Everything else is
+    coloured by body side from the keypoint names, exactly as for COCO-17.
+    """
+    names = schema.keypoints
+    group_of: dict[int, str] = {}
+    for group, members in schema.groups.items():
+        for k in members:
+            group_of.setdefault(k, group)
+    colors = {g: group_color(g) for g in schema.groups}
+
+    def keypoint(k: int) -> tuple[BGR, Part]:
+        group = group_of.get(k)
+        if group is None or colors[group] is None:
+            return keypoint_color(names[k]), "body"
+        return colors[group], group_part(group)  # type: ignore[return-value]
+
+    def limb(a: int, b: int) -> tuple[BGR, Part]:
+        shared = [g for g, m in schema.groups.items() if a in m and b in m and colors[g] is not None]
+        if shared:
+            return colors[shared[0]], group_part(shared[0])  # type: ignore[return-value]
+        for end in (b, a):
+            color, part = keypoint(end)
+            if part != "body":
+                return color, part
+        return limb_color(a, b, names), "body"
+
+    limbs = [limb(a, b) for a, b in schema.skeleton]
+    points = [keypoint(k) for k in range(len(schema))]
+    return SchemaPaint(tuple(c for c, _ in limbs), tuple(p for _, p in limbs),
+                       tuple(c for c, _ in points), tuple(p for _, p in points))
 
 
 TRACK_PALETTE: tuple[BGR, ...] = (

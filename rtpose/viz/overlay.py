@@ -13,7 +13,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from rtpose.types import COCO_SKELETON, Poses
+from rtpose.schemas import KeypointSchema
+from rtpose.types import Poses
 from rtpose.viz import colors
 
 _SHIFT = 4
@@ -60,6 +61,9 @@ def draw_poses(image_bgr: np.ndarray, poses: Poses, kpt_threshold: float = 0.3, 
     ``keep_out``: areas where ``#id`` tags must not go, e.g. where the window lays its stats
     panel over the frame. A tag that would fall there slides along its box's top edge
     (right of the area) or down its left edge (below it); tags also avoid each other.
+
+    A person's ``poses.attributes["caption"]`` (a short string, e.g. a rep count) is drawn in
+    their id tag, after the id.
     """
     canvas = _canvas(image_bgr, copy)
     style = Style.for_shape(canvas.shape[0], canvas.shape[1])
@@ -68,11 +72,13 @@ def draw_poses(image_bgr: np.ndarray, poses: Poses, kpt_threshold: float = 0.3, 
         if draw_boxes:
             _draw_box(canvas, poses.boxes[i], color, style)
         if i < len(poses.keypoints):
-            _draw_skeleton(canvas, poses.keypoints[i], kpt_threshold, style)
+            _draw_skeleton(canvas, poses.keypoints[i], poses.schema, kpt_threshold, style)
     if draw_ids:
         taken: list[Rect] = [tuple(map(float, r)) for r in keep_out]  # type: ignore[misc]
+        captions = poses.attributes.get("caption")
         for i in range(len(poses)):
-            _draw_id(canvas, poses.boxes[i], int(poses.track_ids[i]), style, taken)
+            caption = str(captions[i]) if captions is not None and captions[i] else ""
+            _draw_id(canvas, poses.boxes[i], int(poses.track_ids[i]), style, taken, caption)
     return canvas
 
 
@@ -97,20 +103,27 @@ def _visible(keypoints: np.ndarray, threshold: float) -> list[bool]:
     return (finite & (np.nan_to_num(keypoints[:, 2], nan=-1.0) >= threshold)).tolist()
 
 
-def _draw_skeleton(canvas: np.ndarray, keypoints: np.ndarray, threshold: float, style: Style) -> None:
-    """Limbs first, joints on top, so joint dots stay readable where limbs meet."""
+def _draw_skeleton(canvas: np.ndarray, keypoints: np.ndarray, schema: KeypointSchema, threshold: float,
+                   style: Style) -> None:
+    """Limbs first, joints on top, so joint dots stay readable where limbs meet.
+
+    Limbs and colours come from the schema (:func:`colors.schema_paint`). Hands get smaller
+    dots than the body; faces are contour lines, thinner and without dots, so a whole-body
+    person stays readable at 720p.
+    """
+    paint = colors.schema_paint(schema)
     visible = _visible(keypoints, threshold)
     pts = _fixed_points(keypoints[:, :2])
     n = len(pts)
-    for (a, b), color in zip(COCO_SKELETON, colors.LIMB_COLORS):
+    widths = {"body": style.line, "hand": style.line, "face": max(1, style.line // 2)}
+    for (a, b), color, part in zip(schema.skeleton, paint.limb_colors, paint.limb_parts):
         if a < n and b < n and visible[a] and visible[b]:
-            cv2.line(canvas, pts[a], pts[b], color, style.line, cv2.LINE_AA, _SHIFT)
-    kpt_colors = colors.KEYPOINT_COLORS
-    radius = style.radius * _SCALE
+            cv2.line(canvas, pts[a], pts[b], color, widths[part], cv2.LINE_AA, _SHIFT)
+    radii = {"body": style.radius * _SCALE, "hand": max(1, style.radius * 2 // 3) * _SCALE, "face": 0}
     for k in range(n):
-        if visible[k]:
-            color = kpt_colors[k] if k < len(kpt_colors) else colors.CENTRE
-            cv2.circle(canvas, pts[k], radius, color, -1, cv2.LINE_AA, _SHIFT)
+        radius = radii[paint.keypoint_parts[k]]
+        if visible[k] and radius:
+            cv2.circle(canvas, pts[k], radius, paint.keypoint_colors[k], -1, cv2.LINE_AA, _SHIFT)
 
 
 def _draw_box(canvas: np.ndarray, box: np.ndarray, color: colors.BGR, style: Style) -> None:
@@ -122,16 +135,19 @@ def _draw_box(canvas: np.ndarray, box: np.ndarray, color: colors.BGR, style: Sty
     cv2.rectangle(canvas, (x1, y1), (x2, y2), color, style.box, cv2.LINE_8)
 
 
-def _draw_id(canvas: np.ndarray, box: np.ndarray, track_id: int, style: Style, taken: list[Rect]) -> None:
-    """A filled tag ``#id`` in the person's colour, above the box's top-left corner (inside it at
-    the frame's top edge), moved along the box's edge when that spot is in ``taken``.
+def _draw_id(canvas: np.ndarray, box: np.ndarray, track_id: int, style: Style, taken: list[Rect],
+             caption: str = "") -> None:
+    """A filled tag ``#id`` (and ``caption`` after it) in the person's colour, above the box's
+    top-left corner (inside it at the frame's top edge), moved along the box's edge when that
+    spot is in ``taken``.
 
     The tag's rectangle is appended to ``taken``, so later tags avoid it.
     """
     if track_id < 0 or not np.isfinite(box).all():
         return
     color = colors.track_color(track_id)
-    text = f"#{track_id}"
+    # OpenCV's Hershey fonts have ASCII only: other characters become "?" here rather than garbage
+    text = f"#{track_id} {caption.encode('ascii', 'replace').decode()}" if caption else f"#{track_id}"
     font = cv2.FONT_HERSHEY_SIMPLEX
     (tw, th), base = cv2.getTextSize(text, font, style.font_scale, style.font_thickness)
     pad = max(2, th // 4)
