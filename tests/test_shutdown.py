@@ -10,16 +10,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]

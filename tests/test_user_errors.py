@@ -64,7 +64,7 @@ def test_unwritable_outputs_are_refused_before_the_graph_starts(tmp_path: Path) 
         result = rtpose("run", str(PIPELINE), "--set", "source.frames=0", option, str(blocker / "out.json"))
         # the graph is endless: only a check before it starts can end the command
         assert result.returncode == 2 and time.monotonic() - started < 60, (option, result.stderr)
-        assert f"cannot write" in result.stderr and f"{blocker} is a file, not a folder" in result.stderr
+        assert "cannot write" in result.stderr and f"{blocker} is a file, not a folder" in result.stderr
         assert "Traceback" not in result.stderr
 
 
