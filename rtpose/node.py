@@ -112,6 +112,11 @@ class Node:
     def close(self) -> None:
         """Release resources. Called once, also after an error or a stop."""
 
+    def interrupt(self) -> None:
+        """The graph is stopping: return soon from a ``process()`` that waits (a source's reconnect
+        back-off, a long read). Called once, from another thread, while ``process()`` may be running;
+        it must be quick and thread-safe. ``close()`` still follows on the node's own thread."""
+
     def graph_stats(self) -> dict[str, dict[str, Any]]:
         """Live per-node figures of the running graph (FPS, ms, drops), for dashboards.
 
