@@ -36,7 +36,7 @@ from rtpose.node import FrameInfo, Node
 from rtpose.runtime.flow import FlowLimiter, LostFrames
 from rtpose.runtime.inbox import WAIT_SLICE, BackSlot, Inbox
 from rtpose.runtime.metrics import Metrics
-from rtpose.runtime.packet import Packet, Span, end_of_stream
+from rtpose.runtime.packet import Packet, end_of_stream
 
 log = logging.getLogger("rtpose.runtime")
 
@@ -69,7 +69,6 @@ class RunResult:
 
     error: NodeFailed | None = None
     signal: int | None = None
-    window_closed: bool = False
     stuck: list[StuckNode] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -106,6 +105,7 @@ class GraphRunner:
         self._opened: set[str] = set()
         self._finished: set[str] = set()
         self._all_finished = threading.Event()
+        self._paused = threading.Event()
         self._error: NodeFailed | None = None
         self._signal: int | None = None
         self._hurry = False  # a second signal: give up waiting for the nodes
@@ -151,6 +151,7 @@ class GraphRunner:
             for name, entry in self.graph.nodes.items():
                 node = entry.cls(name, entry.params)
                 node._stats_provider = self.metrics.snapshot  # type: ignore[attr-defined]
+                node._pause_control = self._pause_files  # type: ignore[attr-defined]
                 self.nodes[name] = node
                 thread = threading.Thread(target=self._node_thread, args=(name,), name=f"rtpose:{name}", daemon=True)
                 self._threads.append(thread)
@@ -160,8 +161,7 @@ class GraphRunner:
             self._wait_until_open(on_tick)
             ui = next((n for n in self.nodes.values() if n.interactive), None)
             if ui is not None and self._ready.is_set() and not self._wind_down.is_set():
-                ui.ui_loop(lambda: self._wind_down.is_set() or self._all_finished.is_set())
-                result.window_closed = not self._all_finished.is_set() and not self._wind_down.is_set()
+                ui.ui_loop(lambda: self._wind_down.is_set() or (self._all_finished.is_set() and not ui.stays_open))
                 self._wind_down.set()
             result.stuck = self._supervise(on_tick)
         except KeyboardInterrupt:  # signals arrive this way only when run off the main thread's handlers
@@ -347,6 +347,13 @@ class GraphRunner:
         if drained:
             self._halt()  # the failed source's frames reached every sink: end the other sources too
 
+    def _pause_files(self, paused: bool) -> None:
+        """Hold (or release) the sources that are not live; cameras and streams keep capturing."""
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
+
     def _run_source(self, name: str, node: Node) -> None:
         limiter = self._limiters.get(name)
         period = 1.0 / node.pace_fps if node.pace_fps else 0.0
@@ -354,6 +361,10 @@ class GraphRunner:
         index = emitted = 0
         try:
             while not self._wind_down.is_set():
+                if self._paused.is_set() and not node.live:
+                    self._wind_down.wait(WAIT_SLICE)
+                    next_due = time.monotonic()
+                    continue
                 if period:
                     if self._wind_down.wait(max(0.0, next_due - time.monotonic())):
                         break
@@ -371,7 +382,7 @@ class GraphRunner:
                     self.metrics.source_dropped(name)
                     continue
                 self.metrics.processed(name, name, index - 1, end, start, end)
-                self._emit(name, name, index - 1, end, (Span(name, start, end),), outputs, node.segment)
+                self._emit(name, name, index - 1, end, outputs, node.segment)
                 emitted += 1
                 if self.max_frames is not None and emitted >= self.max_frames:
                     break
@@ -410,9 +421,8 @@ class GraphRunner:
                 end = time.monotonic()
                 self._phase[name] = ("waiting", end)
                 self._check_outputs(name, node, outputs)
-                spans = _merge_spans(joined.values()) + (Span(name, start, end),)
                 self.metrics.processed(name, first.source, first.index, first.captured, start, end)
-                self._emit(name, first.source, first.index, first.captured, spans, outputs or {}, first.segment)
+                self._emit(name, first.source, first.index, first.captured, outputs or {}, first.segment)
                 previous_index, previous_segment = first.index, first.segment
         finally:
             self._emit_end(name)
@@ -428,11 +438,10 @@ class GraphRunner:
                             f"{sorted(declared)}, got {given}")
 
     def _emit(self, producer: str, source: str, index: int, captured: float,
-              spans: tuple[Span, ...], outputs: dict[str, Any], segment: int) -> None:
+              outputs: dict[str, Any], segment: int) -> None:
         limiter = self._limiters.get(source)
         for edge in self._out_edges[producer]:
-            packet = Packet(source=source, index=index, captured=captured, value=outputs[edge.output], spans=spans,
-                            segment=segment)
+            packet = Packet(source=source, index=index, captured=captured, value=outputs[edge.output], segment=segment)
             if edge.back_edge:
                 self._back_slots[(edge.consumer, edge.input)].put(packet)
                 continue
@@ -447,11 +456,3 @@ class GraphRunner:
                 self._back_slots[(edge.consumer, edge.input)].put(packet)
             elif edge.consumer in self._inboxes:
                 self._inboxes[edge.consumer].put(edge.input, packet)
-
-
-def _merge_spans(packets: Any) -> tuple[Span, ...]:
-    seen: dict[tuple[str, float], Span] = {}
-    for packet in packets:
-        for span in packet.spans:
-            seen.setdefault((span.node, span.start), span)
-    return tuple(sorted(seen.values(), key=lambda s: s.start))
