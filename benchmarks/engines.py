@@ -98,6 +98,14 @@ def torch_eager_runner(module: object) -> Callable[[np.ndarray], Callable[[], ob
     return lambda x: (lambda: backend.run(x))
 
 
+def torch_onnx_runner(onnx_path: Path) -> Callable[[np.ndarray], Callable[[], object]]:
+    """An ONNX file on torch (converted by onnx2torch), float32, CUDA when there is one."""
+    from rtpose.backends.torch import TorchBackend
+
+    backend = TorchBackend.from_onnx(onnx_path, device="cuda" if _cuda() else "cpu", fp16=False)
+    return lambda x: (lambda: backend.run(x))
+
+
 def torch_graphs_runner(module: object) -> Callable[[np.ndarray], Callable[[], object]]:
     if not _cuda():
         raise Skip("needs CUDA (torch.cuda.is_available() is False)")
@@ -123,8 +131,7 @@ def tensorrt_runner(onnx_path: Path, max_batch: int) -> Callable[[np.ndarray], C
         raise Skip("needs CUDA (torch.cuda.is_available() is False)")
     from rtpose.backends.tensorrt import TensorRTBackend
 
-    backend = TensorRTBackend(onnx_path, precision="fp16", max_batch=max_batch,
-                              cache_dir=REPO / "engines" / "cache")
+    backend = TensorRTBackend(onnx_path, precision="fp16", max_batch=max_batch)  # $RTPOSE_HOME/engines
     return lambda x: (lambda: backend.run(x))
 
 
@@ -255,8 +262,7 @@ def main(
     frame = rng.uniform(0, 255, (1, 3, 416, 416)).astype(np.float32)
     missing = None if yolox else "YOLOX-Nano ONNX not found (set RTPOSE_SHARED or rtpose models pull yolox_nano)"
     run_case(results, "yolox_nano", 1, BASELINE, lambda: ort_runner(yolox, "cpu"), frame, opts, missing)
-    run_case(results, "yolox_nano", 1, "torch fp32 eager", None, frame, opts,
-             "rtpose has no torch YOLOX (the detector ships as ONNX only)")
+    run_case(results, "yolox_nano", 1, "torch fp32 eager", lambda: torch_onnx_runner(yolox), frame, opts, missing)
     run_case(results, "yolox_nano", 1, "onnxruntime cuda", lambda: ort_runner(yolox, "cuda"), frame, opts, missing)
     run_case(results, "yolox_nano", 1, "tensorrt fp16", lambda: tensorrt_runner(yolox, 1), frame, opts, missing)
     add_speedups(results)

@@ -6,8 +6,9 @@ Prints, with the shared YOLOX-Nano, SimplePose-nano and BlazePose GHUM (pose_lan
 - cost per person of the 3D model (BlazePose GHUM on aligned crops) against the 2D pose model
   on the same people, in the same process;
 - end-to-end FPS of webcam_3d.yaml against webcam_body.yaml on the same 5-person clip;
-- bone-length stability: the coefficient of variation of each person's thigh and upper-arm
-  lengths over a walking clip, raw (``pose3d.steady_bones=false``) against steadied.
+- 3D stability on a walking and a still clip: the coefficient of variation of each person's thigh
+  and upper-arm lengths, and the median frame-to-frame joint movement (jitter), raw against
+  steadied bones (``pose3d.steady_bones``), 3D smoothing (``smoother.smooth_3d``) and both.
 
     python benchmarks/pose3d.py --frames 150
 """
@@ -72,20 +73,29 @@ def graph_fps(graph: str, clip: Path, frames: int, paths: dict[str, str], extra:
     return done / run.wall_s
 
 
-def bone_stability(clip: Path, frames: int, paths: dict[str, str], out: Path) -> dict[bool, np.ndarray]:
+VARIANTS = {"raw": ("false", "false"), "steady bones": ("true", "false"), "smoothed": ("false", "true"),
+            "steady + smoothed (default)": ("true", "true")}
+
+
+def stability(clip: Path, frames: int, paths: dict[str, str], out: Path) -> dict[str, tuple[np.ndarray, float]]:
+    """Per variant: bone-length CV of the LIMBS (mean over tracks) and 3D jitter (mm per frame, median
+    frame-to-frame joint movement), from the graph's own export."""
     import json
 
     result = {}
-    for steady in (False, True):
-        export = out / f"3d_steady_{steady}.jsonl"
-        graph_fps("webcam_3d", clip, frames, paths, [f"pose3d.steady_bones={str(steady).lower()}"], export)
+    for name, (steady, smooth) in VARIANTS.items():
+        export = out / f"3d_{steady}_{smooth}.jsonl"
+        graph_fps("webcam_3d", clip, frames, paths,
+                  [f"pose3d.steady_bones={steady}", f"smoother.smooth_3d={smooth}"], export)
         tracks: dict[int, list] = {}
         for line in export.read_text().splitlines():
             for person in json.loads(line)["people"]:
                 tracks.setdefault(person["track_id"], []).append(person["keypoints_3d"])
+        long = [np.array(seq) for seq in tracks.values() if len(seq) >= 20]
         index = [H36M17.skeleton.index(edge) for edge in LIMBS.values()]
-        result[steady] = np.mean([bone_cv(np.array(seq), H36M17.skeleton)[index]
-                                  for seq in tracks.values() if len(seq) >= 20], axis=0)
+        cv = np.mean([bone_cv(seq, H36M17.skeleton)[index] for seq in long], axis=0)
+        jitter = float(np.median(np.concatenate([np.linalg.norm(np.diff(seq, axis=0), axis=-1).ravel() for seq in long])))
+        result[name] = (cv, jitter * 1000)
     return result
 
 
@@ -110,14 +120,15 @@ def main() -> None:
     table.add_row("webcam_body", f"{body:.1f}", "1.00")
     table.add_row("webcam_3d", f"{three_d:.1f}", f"{three_d / body:.2f}")
     console.print(table)
-    walk = cached_clip(frames=args.frames, people=2, seed=1)
-    cvs = bone_stability(walk / "clip.mp4", args.frames, paths, walk)
-    table = Table(title="bone length coefficient of variation over each track (2-person walk clip)")
-    for col in ("bone", "raw", "steadied", "ratio"):
-        table.add_column(col)
-    for i, name in enumerate(LIMBS):
-        table.add_row(name, f"{cvs[False][i]:.4f}", f"{cvs[True][i]:.4f}", f"{cvs[True][i] / cvs[False][i]:.2f}")
-    console.print(table)
+    for mode in ("walk", "still"):
+        clip = cached_clip(frames=args.frames, people=2, mode=mode, seed=1)
+        results = stability(clip / "clip.mp4", args.frames, paths, clip)
+        table = Table(title=f"3D over each track, 2-person {mode} clip: bone-length CV and jitter")
+        for col in ("variant", *LIMBS, "joint jitter mm/frame (median)"):
+            table.add_column(col)
+        for name, (cv, jitter) in results.items():
+            table.add_row(name, *(f"{v:.4f}" for v in cv), f"{jitter:.1f}")
+        console.print(table)
 
 
 if __name__ == "__main__":

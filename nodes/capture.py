@@ -27,8 +27,12 @@ Decisions (also in the params' descriptions):
   logs a warning per attempt on the ``rtpose.capture`` logger. After
   ``reconnect_attempts`` failures it raises SourceError. ``reconnect_attempts: 0`` makes
   a drop the end of the stream (use it for an HTTP URL that serves a finite file). A
-  source's ``process()`` may block, like a camera read does; the waits end at once when
-  the runtime calls ``close()`` from another thread.
+  source's ``process()`` may block, like a camera read does; the back-off wait ends at once
+  when the runtime stops the graph (``interrupt()``) or ``close()`` is called from another thread.
+- **on_error**: an image of a folder that cannot be read (corrupt, truncated, too large)
+  or a frame a video file states but cannot give (damaged, truncated) is skipped, logged
+  and counted by default (``skip``); ``stop`` makes it an error that ends the stream after
+  the frames read before it (which still reach every sink).
 """
 
 from __future__ import annotations
@@ -36,16 +40,18 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from typing import Literal
 
 from pydantic import Field, field_validator
 
-from rtpose.api import Image, Node, Params, register_node
+from rtpose.api import Image, Node, Params, SourceError, register_node
 from rtpose.capture import (
     CaptureSettings,
     Frame,
     FrameReader,
     SourceKind,
     SourceSpec,
+    VideoReader,
     open_reader,
     parse_source,
     reconnect,
@@ -56,6 +62,8 @@ log = logging.getLogger("rtpose.capture")
 
 CLOSE_WAIT_S = 2.0
 """How long close() waits for a read in progress on another thread before leaving it to finish."""
+SKIPS_LOGGED = 5
+"""Skipped items logged one by one; later ones are only counted (a truncated video skips hundreds)."""
 
 
 class CaptureParams(Params):
@@ -86,6 +94,9 @@ class CaptureParams(Params):
                              "0: a drop ends the stream.")
     reconnect_backoff: float = Field(
         0.5, gt=0, description="Seconds before the first reconnect attempt, doubling with each (at most 30 s).")
+    on_error: Literal["stop", "skip"] = Field(
+        "skip", description="Folders and files: an unreadable image or video frame is skipped, logged and counted "
+                            "(skip), or ends the stream with an error after the frames before it (stop).")
 
     @field_validator("fourcc")
     @classmethod
@@ -112,6 +123,7 @@ class Capture(Node):
         self._offset = 0.0  # added to file timestamps so they keep increasing across loops
         self._last_ts = -math.inf
         self._source_name = redact_url_in(str(params.source))
+        self.skipped = 0
 
     # ------------------------------------------------------------------ node calls
 
@@ -120,7 +132,7 @@ class Capture(Node):
         self.spec = parse_source(p.source)
         self._stop.clear()
         self._offset, self._last_ts = 0.0, -math.inf
-        self.segment = 0
+        self.segment = self.skipped = 0
         self._reader = open_reader(self.spec, self._settings())
         stream = self.spec.kind.is_stream
         if p.realtime and stream:
@@ -133,15 +145,20 @@ class Capture(Node):
         with self._lock:
             if self._stop.is_set() or self._reader is None:
                 return None
-            frame = self._reader.read() or self._after_end()
-            if self._stop.is_set():  # close() gave up waiting for this read: release here
+            frame = self._read() or self._after_end()
+            if self._stop.is_set():  # stopped during the read: release here
                 self._release()
                 return None
             if frame is None:
+                self._report_skips()
                 return None
             if self.spec.kind is SourceKind.FOLDER:
                 self.segment += 1
             return {"image": Image(frame.pixels, self._timestamp(frame), self._source_name, self.segment)}
+
+    def interrupt(self) -> None:
+        """The graph stops: end a reconnect back-off now (a read in progress returns by itself)."""
+        self._stop.set()
 
     def close(self) -> None:
         self._stop.set()
@@ -166,6 +183,33 @@ class Capture(Node):
         assert self._reader is not None
         return self._reader.fps or self.params.fps or 30.0
 
+    def _read(self) -> Frame | None:
+        """The reader's next frame, skipping (and counting) unreadable ones unless on_error is stop."""
+        assert self._reader is not None
+        while True:
+            try:
+                return self._reader.read()
+            except SourceError as exc:
+                if self.params.on_error == "stop" or self.spec is None or self.spec.kind.is_stream:
+                    raise
+                self.skipped += 1
+                if self.skipped <= SKIPS_LOGGED:
+                    log.warning("%s: skipped: %s%s", self.name, exc,
+                                "" if self.skipped < SKIPS_LOGGED else " (further skips are only counted)")
+
+    def _report_skips(self) -> None:
+        """At the end of a folder or file: one warning that says how much of it was lost."""
+        reader = self._reader
+        if isinstance(reader, VideoReader) and reader.expected_frames and self.spec is not None:
+            missing = reader.expected_frames - reader.frames_read
+            if missing > 1:  # some containers state one frame more than they hold
+                log.warning("%s: %s gave %d of the %d frames it states: %d frames were missing or unreadable "
+                            "(a truncated or damaged file; on_error: stop makes this an error)", self.name,
+                            self.spec.label, reader.frames_read, reader.expected_frames, missing)
+        elif self.skipped:
+            log.warning("%s: %d images were missing or unreadable and skipped (on_error: stop makes this an error)",
+                        self.name, self.skipped)
+
     def _after_end(self) -> Frame | None:
         """The reader gave no frame: reconnect a stream, restart a looping file, or end."""
         assert self.spec is not None and self._reader is not None
@@ -176,7 +220,7 @@ class Capture(Node):
         self._offset = self._last_ts + 1.0 / self._file_fps()
         self.segment += 1
         self._reader.restart()
-        return self._reader.read()
+        return self._read()
 
     def _reconnect(self) -> Frame | None:
         """Reopen a dropped stream until it delivers a frame again, or raise after the attempts."""

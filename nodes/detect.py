@@ -5,6 +5,8 @@ from the tracker's output and ``every`` > 1: the detector then runs only every `
 frames or when a person may be lost, entering or crossing someone (see
 :class:`rtpose.tracking.guided.DetectionSchedule`), and outputs no detections on the other
 frames; the tracker, fed the previous poses, continues each person from their keypoints.
+The first frame of every segment (each photo of a folder, the frame after a loop or a
+reconnect) is always detected: ``reset()`` restarts the schedule.
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ class Detect(Node):
                                       classes=tuple(p.classes), max_detections=p.max_people, **options)
         self.schedule = DetectionSchedule(every=p.every, border=p.skip_border, max_overlap=p.skip_max_overlap,
                                           new_person_score=p.new_person_score)
+
+    def reset(self) -> None:
+        self.schedule.reset()
 
     def process(self, image: Image, previous: Tracks | None = None) -> dict:
         # without `previous` wired (or with every: 1) the schedule always says run: today's behaviour

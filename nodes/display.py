@@ -59,6 +59,8 @@ class DisplayParams(Params):
     width: int = Field(1280, ge=160, le=16384, description="initial width of the video area")
     height: int = Field(720, ge=90, le=16384, description="initial height of the video area "
                         "(menu and status bars come on top)")
+    exit_at_end: bool = Field(False, description="close the window when the stream ends (default: it keeps the "
+                                                 "last frame until closed)")
 
 
 def user_media_dir(kind: str) -> Path:
@@ -181,6 +183,7 @@ class Display(Node):
         if problem is not None:
             raise RtposeError(f"node {self.name!r}: {problem}")
         p: DisplayParams = self.params  # type: ignore[assignment]
+        self.stays_open = not p.exit_at_end
         self._window_mod: Any = None
         self._slot: Any = None
         self._handoff = threading.Lock()
@@ -251,7 +254,8 @@ class Display(Node):
             self.window = window
 
         try:
-            w.run_window(self._slot, should_stop, options, self._stats, self._recorder, on_created=created)
+            w.run_window(self._slot, should_stop, options, self._stats, self._recorder, on_created=created,
+                         on_pause=self.pause_sources)
         finally:
             self.window = None
 

@@ -21,9 +21,15 @@ Formats (floats rounded: 2 decimals for pixel coordinates and sizes, 4 for score
 
 - CSV, one row per person per frame (frames without people write no row): ``frame,
   timestamp, track_id, bbox_x, bbox_y, bbox_w, bbox_h, score`` then ``<name>_x,
-  <name>_y, <name>_score`` for each COCO keypoint.
+  <name>_y, <name>_score`` for each keypoint of the poses' schema (``poses.schema.keypoints``:
+  the 17 COCO names for body models). A CSV has one set of columns, so poses of another
+  schema later in the run are an error that names both; JSON Lines names the schema per person.
 
 Boxes are written as ``x, y, w, h`` (converted from the ``x1, y1, x2, y2`` of Poses).
+
+The file is checked (its folder created, writable) at ``open()``, but opened for writing only
+when the first frame arrives: a run that fails to start leaves an existing file as it was.
+A write that fails (a full disk) is an error naming the file.
 """
 
 from __future__ import annotations
@@ -37,13 +43,14 @@ from typing import IO, Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from rtpose.api import COCO_KEYPOINTS, Image, Node, Params, Poses, register_node
+from rtpose.api import Image, KeypointSchema, Node, OutputError, Params, Poses, check_output, register_node
 
 FORMAT_BY_SUFFIX: dict[str, str] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
 class ExportParams(Params):
-    path: Path = Field(description="Output file, .jsonl or .csv; its folder is created. An existing file is replaced.")
+    path: Path = Field(description="Output file, .jsonl or .csv; its folder is created. An existing file is replaced "
+                                   "when the first frame arrives (a run that fails to start leaves it as it was).")
     format: Literal["jsonl", "csv"] | None = Field(
         None, description="File format; default: from the path's extension (.jsonl/.ndjson or .csv).")
     flush_every: int = Field(
@@ -61,8 +68,8 @@ class ExportParams(Params):
         return self.format or FORMAT_BY_SUFFIX[self.path.suffix.lower()]
 
 
-def csv_header(names: tuple[str, ...] = COCO_KEYPOINTS) -> list[str]:
-    """CSV columns: frame, timestamp, track and box, then x, y, score per keypoint."""
+def csv_header(names: tuple[str, ...]) -> list[str]:
+    """CSV columns: frame, timestamp, track and box, then x, y, score per keypoint (the schema's names)."""
     head = ["frame", "timestamp", "track_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "score"]
     return head + [f"{name}_{part}" for name in names for part in ("x", "y", "score")]
 
@@ -134,38 +141,65 @@ class ExportKeypoints(Node):
         super().__init__(name, params)
         self._file: IO[str] | None = None
         self._csv: Any = None
+        self._columns: KeypointSchema | None = None  # the schema the CSV header was written for
+        self._last_schema: KeypointSchema | None = None
         self._written = 0
 
     def open(self) -> None:
-        path = self.params.path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.params.path = check_output(self.params.path, "export file")
         self._written = 0
-        if self.params.resolved_format == "csv":
-            self._file = path.open("w", newline="", encoding="utf-8")
-            self._csv = csv.writer(self._file)
-            self._csv.writerow(csv_header())
-        else:
-            self._file = path.open("w", encoding="utf-8")
+        self._columns = None
 
     def process(self, poses: Poses, image: Image) -> dict[str, Any]:
-        assert self._file is not None, "export_keypoints: process() before open()"
-        if poses.keypoint_names != COCO_KEYPOINTS and self._csv is not None:
-            raise ValueError(f"export_keypoints: CSV columns are the 17 COCO keypoints, these poses have "
-                             f"{len(poses.keypoint_names)} ({', '.join(poses.keypoint_names[:3])}, ...)")
         assert self.frame is not None, "export_keypoints: run by the runtime, which sets the frame"
-        if self._csv is not None:
-            self._csv.writerows(csv_rows(self.frame.index, image.timestamp, poses))
-        else:
-            # "source": the capture node the frame came from (several streams in one graph: docs/multicam.md)
-            self._file.write(json.dumps(frame_record(self.frame.index, image.timestamp, poses)
-                                        | {"source": self.frame.source}) + "\n")
-        self._written += 1
-        if self._written % self.params.flush_every == 0:
-            self._file.flush()
+        try:
+            if self._file is None:
+                self._start_file()
+            self._last_schema = poses.schema
+            if self._csv is not None:
+                if len(poses):
+                    self._check_columns(poses.schema)
+                self._csv.writerows(csv_rows(self.frame.index, image.timestamp, poses))
+            else:
+                # "source": the capture node the frame came from (several streams in one graph: docs/multicam.md)
+                self._file.write(json.dumps(frame_record(self.frame.index, image.timestamp, poses)
+                                            | {"source": self.frame.source}) + "\n")
+            self._written += 1
+            if self._written % self.params.flush_every == 0:
+                self._file.flush()
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.params.path}: {exc.strerror or exc}") from exc
         return {}
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._file is None:
+            return
+        file, self._file = self._file, None
+        try:
+            if self._csv is not None and self._columns is None and self._last_schema is not None:
+                self._csv.writerow(csv_header(self._last_schema.keypoints))  # nobody in the whole run
+            file.close()
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.params.path}: {exc.strerror or exc}") from exc
+        finally:
             self._csv = None
+
+    def _start_file(self) -> None:
+        path = self.params.path
+        if self.params.resolved_format == "csv":
+            self._file = path.open("w", newline="", encoding="utf-8")
+            self._csv = csv.writer(self._file)
+        else:
+            self._file = path.open("w", encoding="utf-8")
+
+    def _check_columns(self, schema: KeypointSchema) -> None:
+        """Write the header for the first poses' schema; refuse poses of another schema later."""
+        if self._columns is None:
+            self._columns = schema
+            self._csv.writerow(csv_header(schema.keypoints))
+        elif schema.keypoints != self._columns.keypoints:
+            raise OutputError(
+                f"{self.params.path} has the CSV columns of schema {self._columns.name!r} "
+                f"({len(self._columns.keypoints)} keypoints), but frame {self.frame.index if self.frame else '?'} "
+                f"has poses of schema {schema.name!r} ({len(schema.keypoints)}); export to .jsonl, which names "
+                f"the schema of every person, or give each schema its own export node")

@@ -7,6 +7,7 @@ node's ``r`` key records with.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from rtpose.api import Image, Node, Params, Poses, RtposeError, register_node
+from rtpose.api import Image, Node, OutputError, Params, Poses, check_output, register_node
 from rtpose.viz.overlay import draw_hud, draw_poses
 
 DEFAULT_FPS = 30.0
@@ -28,11 +29,16 @@ class VideoSink:
     ``probe_frames`` frames are held back and the rate is taken from their timestamps
     (median interval), so a 25 fps file records at 25 fps and a camera at its real rate.
     Frames of another size are resized: VideoWriter would silently drop them.
+
+    Frames go to a hidden file beside ``path`` (same extension, so the same container),
+    renamed over ``path`` by ``close()`` once the container is finalised: an existing file
+    is replaced only by a playable one, and a killed process leaves the old file intact.
     """
 
     def __init__(self, path: str | Path, fps: float | None = None, fourcc: str = "mp4v",
                  probe_frames: int = 10) -> None:
         self.path = Path(path)
+        self.partial_path = self.path.with_name(f".{self.path.stem}.part{self.path.suffix}")
         self.fps = fps
         self.fourcc = fourcc
         self.probe_frames = max(2, probe_frames)
@@ -66,6 +72,10 @@ class VideoSink:
             if self._writer is not None:
                 self._writer.release()
                 self._writer = None
+                try:
+                    os.replace(self.partial_path, self.path)
+                except OSError as exc:
+                    raise OutputError(f"cannot write video {self.path}: {exc.strerror or exc}") from exc
             return self.path if self.frames_written else None
 
     def _flush_pending(self) -> None:
@@ -86,9 +96,9 @@ class VideoSink:
     def _open(self, width: int, height: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fps = float(self.fps or DEFAULT_FPS)
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), fps, (width, height))
+        writer = cv2.VideoWriter(str(self.partial_path), cv2.VideoWriter_fourcc(*self.fourcc), fps, (width, height))
         if not writer.isOpened():
-            raise RtposeError(f"cannot write video {self.path} with codec {self.fourcc!r} at {width}x{height}: "
+            raise OutputError(f"cannot write video {self.path} with codec {self.fourcc!r} at {width}x{height}: "
                               f"check the folder is writable and the extension fits the codec (mp4v -> .mp4)")
         self._writer, self._size, self.fps = writer, (width, height), fps
 
@@ -123,11 +133,7 @@ class Record(Node):
 
     def open(self) -> None:
         p: RecordParams = self.params  # type: ignore[assignment]
-        path = Path(p.path).expanduser()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RtposeError(f"node {self.name!r}: cannot create the folder for {path}: {exc}") from exc
+        path = check_output(p.path, "video")
         self._sink = VideoSink(path, p.fps, p.fourcc)
         self._count = 0
 

@@ -7,6 +7,8 @@ person no detection matched (the detector skipped the frame, or missed them) con
 from their confident pose on the previous frame. With the optional ``image`` wired, each
 track learns its person's clothing colours: a continued box showing someone else's colours
 is refused, and a person back after an occlusion gets their old id again.
+At a new segment (a photo, a loop, a reconnect) ``reset()`` forgets every track: the people of
+the segment's first frame get new ids and are reported at once (as on the very first frame).
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class Track(Node):
             "With `image` wired: a new confident detection this close to a lost person's colours gets their id back."))
         reid_buffer: int = Field(150, ge=0, description=(
             "With `image` wired: frames a lost person can be recognised by their colours."))
+        pose_nms_oks: float = Field(1.0, gt=0, le=1, description=(
+            "With `previous` wired: pose NMS. Two people whose previous poses are this similar (OKS) are one "
+            "person (a crop latched onto the person in front, or two boxes on one): the better is kept, the "
+            "other hidden until a detection finds them again (1: off; on the walk clips it did not lower "
+            "id switches, see ARCHITECTURE.md)."))
 
     def open(self) -> None:
         p = self.params
@@ -68,7 +75,11 @@ class Track(Node):
                                    fuse_score=p.fuse_score, coast_frames=p.coast_frames,
                                    pose_keypoint_score=p.pose_keypoint_score, pose_min_keypoints=p.pose_min_keypoints,
                                    pose_min_score=p.pose_min_score, appearance_veto=p.appearance_veto,
-                                   reid_distance=p.reid_distance, reid_buffer=p.reid_buffer)
+                                   reid_distance=p.reid_distance, reid_buffer=p.reid_buffer,
+                                   pose_nms_oks=p.pose_nms_oks)
+
+    def reset(self) -> None:
+        self.tracker.reset()
 
     def process(self, detections: Detections, previous: Poses | None = None,
                 image: Image | None = None) -> dict[str, Any]:

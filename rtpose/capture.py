@@ -43,6 +43,8 @@ STREAM_READ_TIMEOUT_MS = 5000
 """How long a URL read may stall before it counts as a dropped stream (and triggers a reconnect)."""
 MAX_BACKOFF_S = 30.0
 """The longest single wait between reconnect attempts, however many attempts have failed."""
+OPENCV_MAX_PIXELS = 1 << 30
+"""OpenCV refuses to decode larger images unless OPENCV_IO_MAX_IMAGE_PIXELS raises its limit."""
 
 
 class SourceKind(str, enum.Enum):
@@ -191,6 +193,10 @@ class VideoReader:
     Files are timestamped by their position (``CAP_PROP_POS_MSEC``, or frame index /
     fps where the container gives no usable time); streams by ``time.monotonic()``
     taken right after the frame was grabbed, so latency is measured from the grab.
+
+    A file that stops giving frames before the count its container states (less one,
+    which some containers overstate) has a damaged or missing frame: ``read()`` raises a
+    SourceError naming it and moves past it, so a caller may skip it and read on.
     """
 
     def __init__(self, spec: SourceSpec, settings: CaptureSettings | None = None) -> None:
@@ -198,6 +204,9 @@ class VideoReader:
         self.settings = settings or CaptureSettings()
         self._cap = open_video(spec, self.settings)
         self.fps = positive_or_none(self._cap.get(cv2.CAP_PROP_FPS))
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if spec.kind is SourceKind.FILE else 0
+        self.expected_frames: int | None = count if count > 0 else None
+        self.frames_read = 0  # since the start (or the last restart)
         self._index = 0
         self._last_ts = -1.0
 
@@ -206,9 +215,14 @@ class VideoReader:
             return self._read_live()
         ok, pixels = self._cap.read()
         if not ok or pixels is None:
-            return None
+            if self.expected_frames is None or self._index >= self.expected_frames - 1:
+                return None
+            self._index += 1
+            raise SourceError(f"{self.spec.label}: frame {self._index - 1} of the {self.expected_frames} it "
+                              f"states cannot be read (the file is truncated or damaged)")
         ts = self._file_timestamp()
         self._index += 1
+        self.frames_read += 1
         return Frame(to_bgr(pixels), ts)
 
     def _read_live(self) -> Frame | None:
@@ -233,7 +247,7 @@ class VideoReader:
         if not self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0):  # some containers cannot seek: reopen
             self._cap.release()
             self._cap = open_video(self.spec, self.settings)
-        self._index = 0
+        self._index = self.frames_read = 0
         self._last_ts = -1.0
 
     def close(self) -> None:
@@ -250,21 +264,45 @@ class FolderReader:
         self._index = 0
 
     def read(self) -> Frame | None:
+        """The next image; a SourceError naming an unreadable one (the next read moves past it)."""
         if self._index >= len(self.files):
             return None
-        path = self.files[self._index]
-        pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if pixels is None:
-            raise SourceError(f"image {path} in {self.spec.label} cannot be read (corrupt or not an image)")
-        frame = Frame(to_bgr(pixels), self._index / self.fps)
-        self._index += 1
-        return frame
+        index, self._index = self._index, self._index + 1
+        return Frame(read_image(self.files[index]), index / self.fps)
 
     def restart(self) -> None:
         self._index = 0
 
     def close(self) -> None:
         self._index = len(self.files)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Decode one image file as BGR, or raise a SourceError naming it and saying why.
+
+    A JPEG whose last end-of-image marker comes before its last start-of-scan, or a PNG
+    without its IEND chunk, was cut short (a copy still in progress, a full disk): OpenCV
+    would decode it anyway, with the missing part grey.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"image {path} cannot be read: {exc.strerror or exc}") from exc
+    if data[:2] == b"\xff\xd8" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+        raise SourceError(f"image {path} is a truncated JPEG (it ends before its end-of-image marker)")
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-16:]:
+        raise SourceError(f"image {path} is a truncated PNG (no IEND chunk at its end)")
+    try:
+        with quiet_opencv():
+            pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    except cv2.error as exc:
+        if "MAX_IMAGE_PIXELS" not in str(exc):
+            raise SourceError(f"image {path} cannot be decoded: {exc}") from exc
+        raise SourceError(f"image {path} has more than OpenCV's limit of {OPENCV_MAX_PIXELS} pixels: scale it "
+                          f"down, or raise the limit with the environment variable OPENCV_IO_MAX_IMAGE_PIXELS") from exc
+    if pixels is None:
+        raise SourceError(f"image {path} cannot be decoded (corrupt or not an image)")
+    return to_bgr(pixels)
 
 
 def open_reader(spec: SourceSpec, settings: CaptureSettings | None = None) -> FrameReader:

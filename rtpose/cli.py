@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+import yaml
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -20,7 +23,8 @@ from rtpose.graph.build import Graph, apply_overrides, build_graph, load_graph
 from rtpose.graph.edit import add_export, interactive_nodes, remove_nodes, replace_source
 from rtpose.graph.render import to_dot, to_text
 from rtpose.graph.yamlfile import load_yaml
-from rtpose.plugins import get_node_type, node_types
+from rtpose.outputs import check_output
+from rtpose.plugins import get_node_type, node_types, without_plugin_code
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Real-time multi-person pose pipelines built from a graph of nodes.")
@@ -28,7 +32,9 @@ nodes_app = typer.Typer(no_args_is_help=True, help="List and describe node types
 app.add_typer(nodes_app, name="nodes")
 
 PROGRESS_PERIOD_S = 0.25  # the bar needs no more; each update reads every node's figures
-
+BAD_INPUT = 2
+"""Exit code of a bad graph, option or output path (README: Command line)."""
+_verbose = False  # -v: tracebacks of expected errors too
 
 
 def _version(value: bool) -> None:
@@ -42,6 +48,8 @@ def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what the runtime and nodes do."),
 ) -> None:
+    global _verbose
+    _verbose = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
 
@@ -50,6 +58,7 @@ def prepare_graph(path: Path, *, source: str | None = None, overrides: list[str]
                   headless: bool = False, export: Path | None = None) -> Graph:
     """Load a graph file and apply the command-line edits, validating the result."""
     raw = load_yaml(path)
+    check_set_values(overrides or [])
     apply_overrides(raw, overrides or [])
     if source is not None:
         replace_source(raw, source)
@@ -60,6 +69,21 @@ def prepare_graph(path: Path, *, source: str | None = None, overrides: list[str]
         if export is not None:
             add_export(raw, graph, str(export))
     return build_graph(raw, path)
+
+
+def check_set_values(overrides: list[str]) -> None:
+    """Every ``--set`` value must parse as YAML; a GraphError saying how to quote it if not."""
+    problems = []
+    for item in overrides:
+        _, sep, value = item.partition("=")
+        try:
+            yaml.safe_load(value) if sep and value.strip() else None
+        except yaml.YAMLError as exc:
+            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            problems.append(f"--set {item!r}: the value is not valid YAML ({reason}); to pass it as text, "
+                            f"quote it: --set '{item.partition('=')[0]}=\"{value}\"'")
+    if problems:
+        raise GraphError(problems)
 
 
 @app.command()
@@ -74,37 +98,59 @@ def run(
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="Write per-node figures as JSON."),
     trace: Optional[Path] = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace of every frame."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary table."),
+    grace: float = typer.Option(2.0, "--grace", min=0.1, help="Seconds each node has to stop (Ctrl-C, SIGTERM, "
+                                "window closed) or to close; a node that takes longer is reported with its "
+                                "stack and the command exits anyway."),
 ) -> None:
-    """Run a graph until its sources end, the window closes or Ctrl-C."""
-    from rtpose.runtime.scheduler import GraphRunner
+    """Run a graph until its sources end, the window closes, Ctrl-C or SIGTERM."""
+    from rtpose.runtime.scheduler import SIGNAL_NAMES, GraphRunner
 
     try:
+        for path, what in ((export, "export file"), (metrics, "metrics file"), (trace, "trace file")):
+            if path is not None:
+                check_output(path, what)
         graph = prepare_graph(graph_file, source=source, overrides=set_, headless=headless, export=export)
     except RtposeError as exc:
-        fail(exc)
-    runner = GraphRunner(graph, max_frames=max_frames, trace=trace is not None)
+        fail(exc, BAD_INPUT)
+    runner = GraphRunner(graph, max_frames=max_frames, trace=trace is not None, grace=grace)
     with _progress(runner, enabled=not quiet and not interactive_nodes(graph)) as tick:
         result = runner.run(on_tick=tick)
-    if metrics is not None:
-        runner.metrics.write_json(metrics, {"graph": str(graph_file), "elapsed_s": result.elapsed,
-                                            "exit_code": result.exit_code})
-    if trace is not None:
-        runner.metrics.write_trace(trace)
+    code = result.exit_code
+    try:
+        if metrics is not None:
+            runner.metrics.write_json(metrics, {"graph": str(graph_file), "elapsed_s": result.elapsed,
+                                                "exit_code": code})
+        if trace is not None:
+            runner.metrics.write_trace(trace)
+    except RtposeError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        code = code or 1
     stats = runner.metrics.snapshot()
     if not quiet and any(node["frames_out"] for node in stats.values()):  # nothing ran: the error says it all
         print_summary(stats, result.elapsed)
     if result.error is not None:
         _report_failure(result.error)
-    if result.stuck_threads:
-        err.print(f"[bold red]error:[/] threads did not stop: {', '.join(result.stuck_threads)}")
-    if result.interrupted:
-        err.print("stopped by Ctrl-C")
-    raise typer.Exit(result.exit_code)
+    for stuck in result.stuck:
+        err.print(f"[bold red]error:[/] {escape(stuck.describe())}; left running, its stack:", highlight=False)
+        err.print(stuck.stack.rstrip(), highlight=False, markup=False)
+    if result.signal is not None:
+        err.print(f"stopped by {SIGNAL_NAMES.get(result.signal, f'signal {result.signal}')}")
+    if result.stuck:  # their threads may never end: leave without waiting for them
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
 def _report_failure(failure: NodeFailed) -> None:
-    err.print(failure.traceback_text.rstrip(), highlight=False, markup=False)
-    err.print(f"[bold red]error:[/] {failure}", highlight=False)
+    """A user's mistake (a missing file, camera or model, an unwritable path) in one line; a bug with
+    its traceback. ``-v`` shows the traceback of both."""
+    if _verbose or not isinstance(failure.exc, RtposeError):
+        err.print(failure.traceback_text.rstrip(), highlight=False, markup=False)
+        err.print(f"[bold red]error:[/] {escape(str(failure))}", highlight=False)
+        return
+    for line in str(failure.exc).splitlines() or [""]:
+        err.print(f"[bold red]error:[/] node {failure.node!r} failed: {escape(line)}", highlight=False, soft_wrap=True)
 
 
 class _progress:
@@ -162,13 +208,27 @@ def print_summary(stats: dict[str, dict[str, Any]], elapsed: float) -> None:
     err.print(table)
 
 
-@app.command()
-def validate(graph_file: Path = typer.Argument(..., help="The graph file to check.")) -> None:
-    """Check a graph without running it; every problem is listed with its file and line."""
+NO_PLUGINS_HELP = ("Do not import the graph's plugins (they are code: importing runs them); node types only they define "
+                   "are reported as unknown.")
+
+
+def _load_checked(graph_file: Path, no_plugins: bool) -> Graph:
     try:
-        graph = load_graph(graph_file)
+        if no_plugins:
+            with without_plugin_code():
+                return load_graph(graph_file)
+        return load_graph(graph_file)
     except RtposeError as exc:
-        fail(exc, code=1)
+        fail(exc, BAD_INPUT)
+
+
+@app.command()
+def validate(
+    graph_file: Path = typer.Argument(..., help="The graph file to check."),
+    no_plugins: bool = typer.Option(False, "--no-plugins", help=NO_PLUGINS_HELP),
+) -> None:
+    """Check a graph without running it; every problem is listed with its file and line."""
+    graph = _load_checked(graph_file, no_plugins)
     out.print(f"[green]ok[/]: {graph_file}: {len(graph.nodes)} nodes, {len(graph.edges())} edges "
               f"({', '.join(graph.nodes)})")
 
@@ -177,12 +237,10 @@ def validate(graph_file: Path = typer.Argument(..., help="The graph file to chec
 def show_graph(
     graph_file: Path = typer.Argument(...),
     dot: bool = typer.Option(False, "--dot", help="Print Graphviz DOT (pipe into `dot -Tpng`)."),
+    no_plugins: bool = typer.Option(False, "--no-plugins", help=NO_PLUGINS_HELP),
 ) -> None:
     """Print a graph's nodes and wiring, as text or for Graphviz."""
-    try:
-        graph = load_graph(graph_file)
-    except RtposeError as exc:
-        fail(exc, code=1)
+    graph = _load_checked(graph_file, no_plugins)
     sys.stdout.write(to_dot(graph) if dot else to_text(graph))
 
 
@@ -203,7 +261,7 @@ def nodes_show(type_name: str = typer.Argument(..., help="A node type, e.g. dete
     try:
         cls = get_node_type(type_name)
     except RtposeError as exc:
-        fail(exc, code=1)
+        fail(exc, BAD_INPUT)
     out.print(f"[bold]{type_name}[/]  ({cls.__module__}.{cls.__qualname__})")
     if cls.__doc__:
         out.print(cls.__doc__.strip())
@@ -252,8 +310,10 @@ _mount_subcommands()
 def main() -> None:
     try:
         app()
-    except GraphError as exc:  # raised outside a command (e.g. by a plugin at import)
-        fail(exc)
+    except RtposeError as exc:  # raised outside a command (e.g. by a plugin at import)
+        for line in str(exc).splitlines():
+            err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        sys.exit(BAD_INPUT)
 
 
 if __name__ == "__main__":

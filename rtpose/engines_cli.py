@@ -15,7 +15,8 @@ from rtpose import engines
 from rtpose.console import err, fail, out
 from rtpose.errors import RtposeError
 
-app = typer.Typer(help="Build, cache and check TensorRT engines (engines/*.yaml).", no_args_is_help=True)
+app = typer.Typer(help="Build, cache and check TensorRT engines (engines/*.yaml; cache in $RTPOSE_HOME/engines).",
+                  no_args_is_help=True)
 
 DirOption = typer.Option(None, "--dir", help="Folder of build specs (default $RTPOSE_ENGINES or ./engines).")
 
@@ -29,7 +30,7 @@ def _profile_text(spec: engines.EngineSpec) -> str:
 def list_engines(specs_dir: Optional[Path] = DirOption) -> None:
     """Show every spec with its cache status, then every engine in the cache."""
     folder = engines.engines_dir(specs_dir)
-    cache = engines.cache_dir_for(folder)
+    cache = engines.engine_cache_dir()
     try:
         specs = engines.list_specs(folder)
     except RtposeError as exc:
@@ -68,10 +69,19 @@ def build(
         specs = list(engines.list_specs(folder).values()) if name == "all" else [engines.find_spec(name, folder)]
         engines.import_tensorrt()
         for spec in specs:
-            path = _build_with_progress(spec, engines.cache_dir_for(folder), force)
+            path = _build_with_progress(spec, engines.engine_cache_dir(), force)
             out.print(f"[green]{spec.name}[/]: {path}")
     except RtposeError as exc:
         fail(exc)
+
+
+def _preprocess(spec: engines.EngineSpec) -> engines.Preprocess | None:
+    """The model's own pre-processing for the spec's calibration images (int8 builds, verify samples)."""
+    if spec.calibration is None:
+        return None
+    from rtpose.models.calibration import PREPROCESS
+
+    return PREPROCESS[spec.calibration.preprocess]
 
 
 def _build_with_progress(spec: engines.EngineSpec, cache: Path, force: bool) -> Path:
@@ -83,7 +93,7 @@ def _build_with_progress(spec: engines.EngineSpec, cache: Path, force: bool) -> 
         def report(text: str) -> None:
             progress.update(task, description=f"{spec.name}: {text}")
 
-        path = engines.ensure_engine(spec, cache, force=force, report=report)
+        path = engines.ensure_engine(spec, cache, force=force, report=report, preprocess=_preprocess(spec))
         progress.update(task, description=f"{spec.name}: done")
     return path
 
@@ -99,7 +109,10 @@ def verify(
     try:
         spec = engines.find_spec(name, folder)
         engines.import_tensorrt()
-        diffs = engines.verify_engine(spec, engines.cache_dir_for(folder))
+        from rtpose.backends.tensorrt import verify_engine
+
+        sample = engines.sample_input(spec, preprocess=_preprocess(spec))
+        diffs = verify_engine(spec, engines.engine_cache_dir(), sample)
     except RtposeError as exc:
         fail(exc)
     if as_json:

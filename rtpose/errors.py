@@ -39,3 +39,7 @@ class NodeFailed(RtposeError):
         self.traceback_text = traceback_text
         self.exc = exc
         super().__init__(f"node {node!r} failed: {type(exc).__name__}: {exc}")
+
+
+class OutputError(RtposeError):
+    """An output file (export, recording, metrics, trace) cannot be written; the message names it."""

@@ -81,6 +81,8 @@ class Node:
     Params: ClassVar[type[BaseModel]] = NoParams
     interactive: ClassVar[bool] = False
     live_input_queue: ClassVar[tuple[str, int]] = ("latest", 1)
+    stays_open: bool = False
+    """Interactive nodes: keep ``ui_loop`` running after the graph has ended, until the user closes it."""
     type_name: ClassVar[str] = ""  # set by @register_node
 
     live: bool = False
@@ -112,6 +114,11 @@ class Node:
     def close(self) -> None:
         """Release resources. Called once, also after an error or a stop."""
 
+    def interrupt(self) -> None:
+        """The graph is stopping: return soon from a ``process()`` that waits (a source's reconnect
+        back-off, a long read). Called once, from another thread, while ``process()`` may be running;
+        it must be quick and thread-safe. ``close()`` still follows on the node's own thread."""
+
     def graph_stats(self) -> dict[str, dict[str, Any]]:
         """Live per-node figures of the running graph (FPS, ms, drops), for dashboards.
 
@@ -119,6 +126,13 @@ class Node:
         """
         provider = getattr(self, "_stats_provider", None)
         return provider() if provider is not None else {}
+
+    def pause_sources(self, paused: bool) -> None:
+        """Hold the graph's file and folder sources (a viewer's pause key), or let them go on;
+        cameras and streams keep capturing. Does nothing outside the runtime."""
+        control = getattr(self, "_pause_control", None)
+        if control is not None:
+            control(paused)
 
     def ui_loop(self, should_stop: Callable[[], bool]) -> None:
         """Run a user interface on the main thread (only for ``interactive`` nodes).

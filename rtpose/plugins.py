@@ -7,6 +7,10 @@ Three ways to add a node type, all ending in :func:`register_node`:
   (the value is a module to import or a Node class); the standard nodes are found
   this way too;
 - list a Python file or module under ``plugins:`` in a graph.
+
+A graph's ``plugins:`` is code: loading the graph runs it. :func:`without_plugin_code`
+(``rtpose validate|graph --no-plugins``) checks a graph from an untrusted source without
+running it; node types that only its plugins define are then reported as such.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import difflib
 import importlib
 import importlib.util
 import sys
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 from rtpose.errors import PluginError
 from rtpose.node import Node
@@ -26,6 +31,7 @@ ENTRY_POINT_GROUP = "rtpose.nodes"
 
 _REGISTRY: dict[str, type[Node]] = {}
 _entry_points_loaded = False
+_skipped_plugins: list[str] | None = None  # a list while graph plugins must not run
 
 N = TypeVar("N", bound=type[Node])
 
@@ -67,8 +73,22 @@ def load_entry_points() -> None:
             register_node(ep.name)(loaded)
 
 
+@contextmanager
+def without_plugin_code() -> Iterator[None]:
+    """While inside, :func:`load_plugin` runs nothing and only notes what it skipped."""
+    global _skipped_plugins
+    _skipped_plugins = []
+    try:
+        yield
+    finally:
+        _skipped_plugins = None
+
+
 def load_plugin(spec: str, base_dir: Path | None = None) -> None:
     """Import a plugin given as a ``.py`` path (relative to ``base_dir``) or a module name."""
+    if _skipped_plugins is not None:
+        _skipped_plugins.append(spec)
+        return
     if spec.endswith(".py") or "/" in spec or "\\" in spec:
         path = Path(spec)
         if not path.is_absolute() and base_dir is not None:
@@ -109,5 +129,7 @@ def suggest(name: str, choices: list[str]) -> str:
 def get_node_type(type_name: str) -> type[Node]:
     types = node_types()
     if type_name not in types:
-        raise PluginError(f"unknown node type {type_name!r}{suggest(type_name, list(types))}")
+        skipped = f" (it may come from the plugins not loaded with --no-plugins: {', '.join(_skipped_plugins)})" \
+            if _skipped_plugins else suggest(type_name, list(types))
+        raise PluginError(f"unknown node type {type_name!r}{skipped}")
     return types[type_name]

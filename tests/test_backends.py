@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import warnings
@@ -36,8 +37,10 @@ def test_unknown_backend_and_format_are_rejected(shared: Path, tmp_path: Path) -
     odd.write_bytes(b"\0")
     with pytest.raises(ModelError, match="unknown model format"):
         open_backend(odd)
-    with pytest.raises(ModelError, match="cannot run .onnx"):
-        open_backend(shared / YOLOX, backend="torch")
+    engine = tmp_path / "model.engine"
+    engine.write_bytes(b"\0")
+    with pytest.raises(ModelError, match="cannot run .engine files"):
+        open_backend(engine, backend="onnxruntime")
 
 
 def test_engine_file_without_tensorrt_says_so(tmp_path: Path) -> None:
@@ -72,8 +75,10 @@ def test_cuda_request_without_cuda_is_a_clear_error(shared: Path) -> None:
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this onnxruntime has CUDA")
-    with pytest.raises(ModelError, match="CUDAExecutionProvider"):
+    with pytest.raises(ModelError, match="yolox_nano_416x416.onnx: device 'cuda' asked for"):
         open_backend(shared / YOLOX, device="cuda")
+    with pytest.raises(ModelError, match="CUDAExecutionProvider"):
+        open_backend(shared / YOLOX, backend="onnxruntime", device="cuda")
 
 
 def test_available_backends_lists_what_runs_here() -> None:
@@ -203,3 +208,130 @@ def test_model_that_pins_its_batch_keeps_it(tmp_path: Path) -> None:
     free = open_backend(_onnx_model(tmp_path / "free.onnx", [-1, 2, 2]), threads=1)
     assert free.free_batch_axis()
     assert free.run(np.concatenate([x, -x]))[0].shape == (2, 2, 2)
+
+
+# ------------------------------------------------------------------ which backend `auto` picks (pure)
+
+from rtpose.backends.plan import Machine, Plan, plan_backend  # noqa: E402
+from rtpose.backends.registry import BACKENDS, BackendInfo, get_backend, native_backend, register_backend  # noqa: E402
+
+CPU_ONLY = Machine(cuda=False, tensorrt=False, onnx2torch=True, ort_cuda=False)
+GPU_TRT = Machine(cuda=True, tensorrt=True, onnx2torch=True, ort_cuda=False)
+GPU_TORCH = Machine(cuda=True, tensorrt=False, onnx2torch=True, ort_cuda=False)
+GPU_BARE = Machine(cuda=True, tensorrt=False, onnx2torch=False, ort_cuda=False)
+
+
+@pytest.mark.parametrize("file, backend, device, machine, expected", [
+    ("m.onnx", "auto", "auto", CPU_ONLY, ("onnxruntime", "cpu", None)),
+    ("m.onnx", "auto", "auto", GPU_TRT, ("tensorrt", "cuda", "torch")),
+    ("m.onnx", "auto", "auto", dataclasses.replace(GPU_TRT, onnx2torch=False), ("tensorrt", "cuda", "onnxruntime")),
+    ("m.onnx", "auto", "auto", GPU_TORCH, ("torch", "cuda", None)),
+    ("m.onnx", "auto", "auto", GPU_BARE, ("onnxruntime", "cpu", None)),
+    ("m.onnx", "auto", "auto", dataclasses.replace(GPU_BARE, ort_cuda=True), ("onnxruntime", "cuda", None)),
+    ("m.onnx", "auto", "cpu", GPU_TRT, ("onnxruntime", "cpu", None)),
+    ("m.onnx", "torch", "auto", CPU_ONLY, ("torch", "auto", None)),
+    ("m.onnx", "torch", "cpu", GPU_TORCH, ("torch", "cpu", None)),
+    ("m.onnx", "tensorrt", "auto", GPU_TRT, ("tensorrt", "auto", None)),
+    ("m.engine", "auto", "auto", CPU_ONLY, ("tensorrt", "auto", None)),
+    ("m.pt", "auto", "cuda", GPU_TORCH, ("torch", "cuda", None)),
+])
+def test_plan_backend(file: str, backend: str, device: str, machine: Machine, expected: tuple) -> None:
+    plan = plan_backend(Path(file), backend, device, machine)
+    assert (plan.backend, plan.device, plan.start) == expected
+    assert isinstance(plan, Plan) and plan.reason
+
+
+@pytest.mark.parametrize("file, backend, device, machine, words", [
+    ("m.onnx", "auto", "cuda", CPU_ONLY, "no CUDA GPU"),
+    ("m.onnx", "auto", "cuda", GPU_BARE, "onnx2torch"),
+    ("m.engine", "torch", "auto", GPU_TRT, "cannot run .engine"),
+    ("m.onnx", "openvino", "auto", CPU_ONLY, "unknown backend"),
+    ("m.xyz", "auto", "auto", CPU_ONLY, "unknown model format"),
+])
+def test_plan_backend_refuses_what_cannot_work(file, backend, device, machine, words) -> None:
+    with pytest.raises(ModelError, match=words) as info:
+        plan_backend(Path(file), backend, device, machine)
+    assert file in str(info.value) or "unknown backend" in words
+
+
+def test_the_backend_registry_describes_each_backend_and_takes_one_more_in_one_line(tmp_path: Path) -> None:
+    assert native_backend(Path("a.onnx")).name == "onnxruntime"
+    assert native_backend(Path("a.plan")).name == "tensorrt" and native_backend(Path("a.ts")).name == "torch"
+    trt = get_backend("tensorrt")
+    assert trt.devices == ("cuda",) and trt.fp16 and trt.batch and trt.opens(".onnx")
+    assert "threads" in get_backend("onnxruntime").options and "threads" not in get_backend("torch").options
+    before = list(BACKENDS)
+    try:  # what another backend (e.g. rtpose/backends/tflite.py) adds: one line
+        register_backend(BackendInfo("numpy", (".npy",), ("cpu",), batch=True, fp16=False, options=(),
+                                     opener="tests.test_backends:NumpyScale"))
+        np.save(tmp_path / "scale.npy", np.float32(3))
+        backend = open_backend(tmp_path / "scale.npy")
+        assert backend.name == "numpy" and backend.run(np.ones(2, np.float32))[0].tolist() == [3, 3]
+    finally:
+        BACKENDS[:] = before
+    with pytest.raises(ModelError, match="unknown model format '.npy'"):
+        open_backend(tmp_path / "scale.npy")
+
+
+class NumpyScale(Backend):
+    """The smallest real backend: a .npy scalar that multiplies the input (for the registry test)."""
+
+    name, input_names, output_names, input_shapes = "numpy", ["x"], ["y"], [(None,)]
+
+    def __init__(self, path: Path, device: str = "cpu") -> None:
+        self.path, self.device, self.factor = path, device, np.load(path)
+
+    def run(self, inputs):
+        return [self.feed(inputs)["x"] * self.factor]
+
+
+def test_auto_passes_each_backend_only_its_own_options(shared: Path) -> None:
+    """`threads` is ONNX Runtime's: a graph that sets it and runs on torch must not fail."""
+    from rtpose.backends.base import open_planned
+
+    backend = open_planned(shared / YOLOX, "onnxruntime", "cpu", {"threads": 1, "fp16": True}, strict=False)
+    assert backend.name == "onnxruntime"
+    with pytest.raises(ModelError, match="unknown options"):
+        open_planned(shared / YOLOX, "onnxruntime", "cpu", {"fp16": True})
+
+
+# ------------------------------------------------------------------ errors that name the model
+
+def test_an_input_that_does_not_fit_names_the_model_and_the_axis(shared: Path) -> None:
+    backend = open_backend(shared / YOLOX, device="cpu", threads=1)
+    with pytest.raises(ModelError, match=r"yolox_nano_416x416.onnx: input 'images'.*axis 1 must be 3, not 1") as info:
+        backend.run(np.zeros((1, 1, 416, 416), np.float32))
+    assert "gray" in str(info.value)
+    with pytest.raises(ModelError, match=r"yolox_nano_416x416.onnx: input 'images'.*axis 3 must be 416, not 320"):
+        backend.run(np.zeros((1, 3, 416, 320), np.float32))
+    with pytest.raises(ModelError, match=r"yolox_nano_416x416.onnx.*4 dimensions"):
+        backend.run(np.zeros((3, 416, 416), np.float32))
+
+
+def test_a_pose_model_fed_crops_it_does_not_take_names_the_model(shared: Path) -> None:
+    """An NHWC hand model given to the top-down pose estimator (which makes NCHW crops)."""
+    from rtpose.models.heatmap import TopDownPoseEstimator
+
+    estimator = TopDownPoseEstimator(shared / "models/hand/hand_landmark_full.onnx", threads=1)
+    image = np.zeros((240, 320, 3), np.uint8)
+    with pytest.raises(ModelError, match=r"hand_landmark_full.onnx: input 'input_1' takes shape .*224, 224, 3\).*axis 1 must be 224"):
+        estimator(image, np.array([[10, 10, 100, 200]], np.float32))
+
+
+def test_auto_falls_back_to_onnxruntime_for_a_model_torch_cannot_convert(shared: Path, monkeypatch, caplog) -> None:
+    """On a GPU without TensorRT, auto means torch CUDA; MoveNet MultiPose does not convert (onnx2torch
+    lacks SAME_UPPER padding on dynamic sizes), so it runs on ONNX Runtime, logged. The machine is
+    simulated as CUDA-less torch (device cpu) to run here."""
+    pytest.importorskip("onnx")
+    import importlib.util
+
+    if importlib.util.find_spec("onnx2torch") is None:
+        pytest.skip("onnx2torch not installed")
+    from rtpose.backends import plan
+
+    monkeypatch.setattr(plan, "plan_backend", lambda path, backend, device, machine: plan.Plan("torch", "cpu"))
+    with caplog.at_level("WARNING", logger="rtpose.backends.base"):
+        backend = open_backend(shared / "models/bottomup/movenet_multipose.onnx", threads=1)
+    assert backend.name == "onnxruntime" and "onnx2torch cannot convert" in caplog.text
+    with pytest.raises(ModelError, match="onnx2torch cannot convert"):  # asked for by name: no fallback
+        open_backend(shared / "models/bottomup/movenet_multipose.onnx", backend="torch", device="cpu")

@@ -1,8 +1,8 @@
 """BlazePose GHUM world landmarks on a region aligned from the 2D pose, on real Human3.6M frames.
 
 PA-MPJPE (Procrustes-aligned mean joint error) against the frames' 3D ground truth, with the
-region from rtpose's own 2D pose (SimplePose-nano on the ground-truth box): measured 78 mm on S1
-and 105 mm on S5 (sitting); the shared README's quick script without alignment gave 80 and 204.
+region from rtpose's own 2D pose (SimplePose-nano on the ground-truth box): measured 78.5 mm on S1
+and 95.7 mm on S5 (sitting); the shared README's quick script without alignment gave 80 and 204.
 Mind the shared README's trap: the data is in mmpose's Human3.6M order (right leg first)."""
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def h36m_results(shared: Path) -> dict[str, float]:
 
 
 def test_metric_3d_on_human36m_frames(h36m_results: dict[str, float]) -> None:
-    assert h36m_results["S1"] < 95, h36m_results  # measured 78 mm
-    assert h36m_results["S5"] < 125, h36m_results  # measured 105 mm (sitting)
+    assert h36m_results["S1"] < 95, h36m_results  # measured 78.5 mm
+    assert h36m_results["S5"] < 120, h36m_results  # measured 95.7 mm (sitting)
     assert (h36m_results["S1"] + h36m_results["S5"]) / 2 < 100, h36m_results
 
 

@@ -183,15 +183,41 @@ def test_empty_folder_and_folder_without_images(tmp_path: Path) -> None:
         make(source=str(tmp_path)).open()
 
 
-def test_corrupt_image_in_folder_is_named(tmp_path: Path) -> None:
+def test_corrupt_image_in_folder_is_named_and_skipped_or_stops(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cv2.imwrite(str(tmp_path / "0.png"), np.zeros((8, 8, 3), np.uint8))
     (tmp_path / "1.jpg").write_bytes(b"not a jpeg")
-    node = make(source=str(tmp_path))
+    cv2.imwrite(str(tmp_path / "2.png"), np.full((8, 8, 3), 9, np.uint8))
+    caplog.set_level(logging.WARNING, logger="rtpose.capture")
+    node = make(source=str(tmp_path))  # on_error: skip
     node.open()
-    assert node.process() is not None
-    with pytest.raises(SourceError, match="1.jpg"):
-        node.process()
+    images = drain(node)
     node.close()
+    assert [int(im.pixels[0, 0, 0]) for im in images] == [0, 9] and node.skipped == 1
+    assert [im.timestamp for im in images] == [0.0, 2 / 30]  # the skipped photo keeps its place in time
+    assert any("1.jpg cannot be decoded" in r.getMessage() for r in caplog.records)
+    stopping = make(source=str(tmp_path), on_error="stop")
+    stopping.open()
+    assert stopping.process() is not None
+    with pytest.raises(SourceError, match="1.jpg"):
+        stopping.process()
+    stopping.close()
+
+
+def test_truncated_jpeg_and_png_are_detected(tmp_path: Path, posetrack_dir: Path) -> None:
+    from rtpose.capture import read_image
+
+    jpeg = (posetrack_dir / "000000.jpg").read_bytes()
+    (tmp_path / "whole.jpg").write_bytes(jpeg)
+    assert read_image(tmp_path / "whole.jpg").shape[2] == 3
+    (tmp_path / "half.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    assert cv2.imread(str(tmp_path / "half.jpg")) is not None  # OpenCV alone decodes it, half grey
+    with pytest.raises(SourceError, match="half.jpg is a truncated JPEG"):
+        read_image(tmp_path / "half.jpg")
+    png = cv2.imencode(".png", cv2.imread(str(tmp_path / "whole.jpg")))[1].tobytes()
+    (tmp_path / "cut.png").write_bytes(png[:-40])
+    with pytest.raises(SourceError, match="cut.png is a truncated PNG"):
+        read_image(tmp_path / "cut.png")
 
 
 def test_gstreamer_pipeline_is_recognised_and_named_in_errors() -> None:
@@ -329,6 +355,24 @@ def test_close_from_another_thread_ends_a_backoff_wait(mjpeg_camera: MjpegCamera
     time.sleep(0.3)  # the node is now waiting 20 s before its first reconnect attempt
     started = time.monotonic()
     node.close()
+    worker.join(timeout=5)
+    assert not worker.is_alive() and result == [None]
+    assert time.monotonic() - started < 3
+
+
+def test_interrupt_ends_a_backoff_wait_on_the_node_thread(mjpeg_camera: MjpegCamera) -> None:
+    """What the runtime does on a stop: interrupt() from the main thread while the node's own
+    thread waits to reconnect; close() follows on the node's thread."""
+    node = make(source=mjpeg_camera.url, reconnect_attempts=3, reconnect_backoff=20)
+    node.open()
+    assert len(drain(node, limit=5)) == 5
+    mjpeg_camera.stop()
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: (result.append(node.process()), node.close()))
+    worker.start()
+    time.sleep(0.3)  # the node thread now waits 20 s before its first reconnect attempt
+    started = time.monotonic()
+    node.interrupt()
     worker.join(timeout=5)
     assert not worker.is_alive() and result == [None]
     assert time.monotonic() - started < 3

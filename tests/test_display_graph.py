@@ -142,7 +142,7 @@ def test_closing_the_window_stops_the_whole_graph(qapp, tmp_path: Path, shared: 
     result = run_with_ticks(runner, tick)
     returned = time.monotonic()
     assert closed_at, "the window never showed a frame"
-    assert result.window_closed and result.exit_code == 0 and result.error is None, result
+    assert result.exit_code == 0 and result.error is None, result  # the camera loops: only the close ended it
     assert returned - closed_at[0] < 2.0, f"run() took {returned - closed_at[0]:.2f} s to return after the close"
     assert not result.stuck_threads and not rtpose_threads()
     assert runner.nodes["display"].window is None
@@ -237,3 +237,38 @@ def test_no_screen_is_a_clear_error_and_headless_runs(tmp_path: Path, shared: Pa
     assert done.returncode == 0, done.stderr
     frames = [json.loads(line) for line in out.read_text().splitlines()]
     assert [f["frame"] for f in frames] == [0, 1, 2, 3, 4] and all(len(f["people"]) == 1 for f in frames)
+
+
+# ----------------------------------------------------------------------------- (c) pause and the end of a file
+
+
+def test_pause_holds_a_file_and_the_window_keeps_its_last_frame_at_the_end(qapp, tmp_path: Path, shared: Path,
+                                                                           plugin: Path) -> None:
+    runner = GraphRunner(load_graph(write_graph(tmp_path, shared, plugin, live=False)))
+    seen: dict[str, float] = {}
+
+    def frames_out() -> int:
+        return int(runner.metrics.snapshot().get("camera", {}).get("frames_out", 0))
+
+    def tick() -> None:
+        window = displayed(runner)
+        if window is None or window.shown_index is None:
+            return
+        now = time.monotonic()
+        if "paused" not in seen:
+            window.toggle_pause()  # space: the file waits, not only the picture
+            seen["paused"], seen["frames"] = now, frames_out()
+        elif "resumed" not in seen and now - seen["paused"] > 1.0:
+            seen["held"] = frames_out() - seen["frames"]
+            window.toggle_pause()
+            seen["resumed"] = now
+        elif "resumed" in seen and "ended" not in seen and frames_out() == 5 and window.shown_index == 4:
+            seen["ended"] = now
+        elif "ended" in seen and now - seen["ended"] > 1.0 and "closed" not in seen:
+            seen["closed"] = now
+            window.close()
+
+    result = run_with_ticks(runner, tick)
+    assert result.exit_code == 0 and result.error is None, result
+    assert seen.get("held", 99) <= 1, f"the file went on while paused: {seen}"  # at most the frame in hand
+    assert "closed" in seen, f"the window closed by itself at the end of the file: {seen}"

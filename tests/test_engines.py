@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 from rtpose import engines
 from rtpose.backends.base import Backend
+from rtpose.backends.switching import EngineSwitchingBackend
 from rtpose.engines import EngineSpec, Platform
+from rtpose.models.calibration import PREPROCESS
 from rtpose.errors import ModelError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,18 +201,18 @@ def test_cached_engines_lists_engines_with_their_sidecars(tmp_path: Path) -> Non
 def test_calibration_batches_use_the_models_preprocessing(shared: Path, tmp_path: Path) -> None:
     coco = shared / "data" / "coco"
     topdown = engines.Calibration(images=str(coco), count=4, preprocess="topdown")
-    batches = list(engines.calibration_batches(topdown, tmp_path, [2, 3, 256, 192]))
+    batches = list(engines.calibration_batches(topdown, tmp_path, [2, 3, 256, 192], PREPROCESS["topdown"]))
     assert len(batches) == 2 and batches[0].shape == (2, 3, 256, 192) and batches[0].dtype == np.float32
     assert -3 < batches[0].mean() < 3  # ImageNet-normalised, not 0..255
     yolox = engines.Calibration(images=str(coco), count=3, preprocess="yolox")
-    batches = list(engines.calibration_batches(yolox, tmp_path, [1, 3, 416, 416]))
+    batches = list(engines.calibration_batches(yolox, tmp_path, [1, 3, 416, 416], PREPROCESS["yolox"]))
     assert len(batches) == 3 and batches[0].max() > 100  # BGR 0..255, as YOLOX expects
 
 
 def test_calibration_without_images_is_a_clear_error(tmp_path: Path) -> None:
     cal = engines.Calibration(images="nowhere", count=4, preprocess="yolox")
     with pytest.raises(ModelError, match="calibration folder not found"):
-        list(engines.calibration_batches(cal, tmp_path, [1, 3, 416, 416]))
+        list(engines.calibration_batches(cal, tmp_path, [1, 3, 416, 416], PREPROCESS["yolox"]))
 
 
 def test_compare_outputs_reports_max_abs_difference() -> None:
@@ -244,7 +246,7 @@ class _Scale(Backend):
 def test_switching_backend_serves_the_fallback_until_the_build_is_done() -> None:
     fallback, engine = _Scale("onnxruntime", 1.0), _Scale("tensorrt", 2.0)
     pending: concurrent.futures.Future = concurrent.futures.Future()
-    backend = engines.EngineSwitchingBackend(fallback, pending, load=lambda path: engine)
+    backend = EngineSwitchingBackend(fallback, pending, load=lambda path: engine)
     x = np.ones((1, 3), np.float32)
     assert backend.run(x)[0][0, 0] == 1.0 and backend.name == "onnxruntime" and not backend.switched
     pending.set_result("/cache/model-0123.engine")
@@ -257,7 +259,7 @@ def test_switching_backend_keeps_serving_when_the_build_fails() -> None:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         future = pool.submit(lambda: (_ for _ in ()).throw(ModelError("TensorRT failed to build")))
         concurrent.futures.wait([future])
-    backend = engines.EngineSwitchingBackend(fallback, future, load=lambda path: _Scale("tensorrt", 2.0))
+    backend = EngineSwitchingBackend(fallback, future, load=lambda path: _Scale("tensorrt", 2.0))
     assert backend.run(np.ones((1, 3)))[0][0, 0] == 1.0
     assert isinstance(backend.error, ModelError) and not backend.switched and not fallback.closed
 
@@ -288,20 +290,102 @@ def test_tensorrt_backend_imports_lazily_and_explains_itself(tmp_path: Path) -> 
         TensorRTBackend(engine)
 
 
-@pytest.mark.skipif(not NO_TRT, reason="checks the fallback used when TensorRT is absent")
-def test_open_engine_falls_back_to_onnxruntime(shared: Path) -> None:
-    spec = engines.load_spec(REPO / "engines" / "simplepose_nano.yaml")
-    spec = spec.model_copy(update={"onnx": str(shared / "models/pose/simplepose_nano_256x192.onnx")})
-    backend = engines.open_engine(spec, Path("unused"), threads=1)
-    assert backend.name == "onnxruntime"
-    assert backend.run(np.zeros((1, 3, 256, 192), np.float32))[0].shape == (1, 17, 64, 48)
-
-
 @pytest.mark.skipif(not NO_TRT, reason="checks the failure path of a build without TensorRT")
 def test_background_build_runs_in_a_process_and_reports_failure(tmp_path: Path) -> None:
     (tmp_path / "model.onnx").write_bytes(b"not really onnx")
     future = engines.start_background_build(_pose_spec(tmp_path), tmp_path / "cache")
     with pytest.raises(ModelError, match="TensorRT is not installed"):
         future.result(timeout=120)
-    backend = engines.EngineSwitchingBackend(_Scale("onnxruntime", 1.0), future)
+    backend = EngineSwitchingBackend(_Scale("onnxruntime", 1.0), future)
     assert backend.run(np.ones((1, 3)))[0][0, 0] == 1.0 and isinstance(backend.error, ModelError)
+
+
+# ---------------------------------------------------------------- one resolution from a node's model to an engine
+
+def _specs() -> dict[str, EngineSpec]:
+    return engines.list_specs(REPO / "engines")
+
+
+def test_choose_spec_by_spec_name_registry_name_or_file_hash() -> None:
+    specs = _specs()
+    hashes = {"yolox_nano": "a" * 64, "simplepose_nano": "b" * 64, "hrnet_w32_256x192": None}
+    assert engines.choose_spec("hrnet_w32_256x192", specs, hashes, None).name == "hrnet_w32_256x192"
+    assert engines.choose_spec("hrnet_w32_coco_256x192", specs, hashes, None).name == "hrnet_w32_256x192"
+    assert engines.choose_spec("/any/where/pose.onnx", specs, hashes, "b" * 64).name == "simplepose_nano"
+    assert engines.choose_spec("/any/where/other.onnx", specs, hashes, "c" * 64) is None
+    assert engines.choose_spec("/any/where/other.onnx", specs, hashes, None) is None
+
+
+def test_a_graphs_model_file_gets_the_engine_the_cli_builds(shared: Path, tmp_path: Path, monkeypatch) -> None:
+    """The node opens the ONNX file; `rtpose engines build simplepose_nano` builds the spec: both
+    come to the same spec, hence the same cache key and the same file in the same cache."""
+    monkeypatch.setenv("RTPOSE_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # the cache does not depend on the current folder
+    model = shared / "models/pose/simplepose_nano_256x192.onnx"
+    from_graph = engines.engine_spec_for_file(model, REPO / "engines", lambda p: engines.spec_for_onnx(p))
+    from_cli = engines.find_spec("simplepose_nano", REPO / "engines")
+    assert from_graph.name == "simplepose_nano"
+    digest = engines.file_sha256(model)
+    key = engines.cache_key(engines.make_fingerprint(from_graph, digest, PLATFORM))
+    assert key == engines.cache_key(engines.make_fingerprint(from_cli, digest, PLATFORM))
+    assert engines.engine_cache_dir() == tmp_path / "home" / "engines"
+    engine, _ = engines.engine_paths(engines.engine_cache_dir(), from_graph.name, key)
+    assert engine.parent == tmp_path / "home" / "engines" and engine.name.startswith("simplepose_nano-")
+
+
+def test_a_registry_model_file_finds_the_spec_that_names_it(shared: Path, tmp_path: Path, monkeypatch) -> None:
+    """`onnx: yolox_nano` in engines/yolox_nano.yaml, and a node with `model: yolox_nano`, whose
+    file the registry cached: same spec."""
+    monkeypatch.setenv("RTPOSE_HOME", str(tmp_path / "home"))
+    cached = tmp_path / "home" / "models" / "yolox_nano.onnx"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes((shared / "models/det/yolox_nano_416x416.onnx").read_bytes())
+    spec = engines.engine_spec_for_file(cached, REPO / "engines", lambda p: engines.spec_for_onnx(p))
+    assert spec.name == "yolox_nano" and spec.inputs["images"].max == [1, 3, 416, 416]
+
+
+def test_a_file_no_spec_builds_gets_a_spec_from_its_own_shapes(shared: Path, tmp_path: Path) -> None:
+    model = shared / "models/hand/hand_landmark_full.onnx"
+    spec = engines.engine_spec_for_file(model, REPO / "engines", lambda p: engines.spec_for_onnx(p, "fp16", 8))
+    assert spec.name == "hand_landmark_full" and spec.inputs["input_1"].min == [1, 224, 224, 3]
+    assert engines.engine_spec_for_file(model, tmp_path / "no-specs-here",
+                                        lambda p: engines.spec_for_onnx(p)).name == "hand_landmark_full"
+
+
+def test_the_default_spec_folder_is_found_from_any_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(engines.ENGINES_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert engines.engines_dir() == REPO / "engines"
+    (tmp_path / "engines").mkdir()
+    assert engines.engines_dir() == Path("engines")
+
+
+@pytest.mark.skipif(not NO_TRT, reason="simulates a GPU machine whose TensorRT build fails (no TensorRT here)")
+def test_auto_on_a_gpu_with_tensorrt_starts_at_once_and_builds_the_specs_engine_in_the_background(
+        shared: Path, tmp_path: Path, monkeypatch, caplog) -> None:
+    """What a graph's `backend: auto` reaches on an NVIDIA machine with TensorRT: open_backend resolves
+    the file to engines/simplepose_nano.yaml, serves at once from the start backend (ONNX Runtime here,
+    as if onnx2torch were absent), and builds in a background process. Here the machine is simulated
+    (no GPU) and the build really runs and fails for want of TensorRT: the model keeps serving."""
+    import logging
+
+    from rtpose.backends import plan
+    from rtpose.backends.base import open_backend
+    from rtpose.models.heatmap import TopDownPoseEstimator
+
+    monkeypatch.setenv("RTPOSE_HOME", str(tmp_path))
+    monkeypatch.setattr(plan, "probe_machine",
+                        lambda: plan.Machine(cuda=True, tensorrt=True, onnx2torch=False, ort_cuda=False))
+    monkeypatch.setattr(engines, "cache_status", lambda spec, cache: "needs build (no cached engine)")
+    model = shared / "models/pose/simplepose_nano_256x192.onnx"
+    with caplog.at_level(logging.WARNING, logger="rtpose.backends.switching"):
+        backend = open_backend(model, threads=1)
+    assert isinstance(backend, EngineSwitchingBackend) and backend.current.name == "onnxruntime"
+    assert "building the TensorRT engine simplepose_nano in the background" in caplog.text
+    image = np.random.default_rng(0).integers(0, 255, (360, 640, 3), np.uint8)
+    boxes = np.array([[100, 50, 220, 330], [300, 40, 420, 350]], np.float32)
+    reference = TopDownPoseEstimator(model, backend="onnxruntime", threads=1)(image, boxes)
+    concurrent.futures.wait([backend._build], timeout=120)
+    np.testing.assert_allclose(TopDownPoseEstimator(backend)(image, boxes), reference, atol=1e-4)
+    assert isinstance(backend.error, ModelError) and "TensorRT is not installed" in str(backend.error)
+    assert backend.name == "onnxruntime" and not backend.switched

@@ -72,7 +72,7 @@ def test_csv_one_row_per_person_with_named_keypoint_columns(tmp_path: Path) -> N
     assert header[:8] == ["frame", "timestamp", "track_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "score"]
     assert header[8:11] == ["nose_x", "nose_y", "nose_score"]
     assert header[-3:] == ["right_ankle_x", "right_ankle_y", "right_ankle_score"]
-    assert len(header) == 8 + 3 * 17 == len(csv_header())
+    assert len(header) == 8 + 3 * 17 == len(csv_header(COCO_KEYPOINTS))
     assert len(body) == 4  # frame 1 has no people: no rows
     assert [r[0] for r in body] == ["0", "0", "2", "2"]
     row = dict(zip(header, body[0]))
@@ -124,3 +124,39 @@ def test_each_person_names_its_schema_and_carries_its_attributes() -> None:
     assert people[1]["reps"] == {"jump": 5}
     assert people[0]["keypoints_3d"][16] == [0.1235, 0.1235, 0.1235]
     json.dumps(people)
+
+
+def test_csv_columns_follow_the_poses_schema_and_a_change_is_an_error(tmp_path: Path) -> None:
+    from rtpose.api import OutputError
+    from rtpose.schemas import H36M17
+
+    def h36m_person() -> Poses:
+        kps = np.tile(np.arange(len(H36M17), dtype=np.float32)[:, None], (1, 3))[None]
+        return Poses(boxes=[[0, 0, 10, 20]], scores=[0.9], class_ids=[0], track_ids=[4], keypoints=kps, schema=H36M17)
+
+    path = tmp_path / "h36m.csv"
+    node = ExportKeypoints("export", ExportParams(path=path))
+    node.open()
+    try:
+        for index, poses in enumerate([Poses(), h36m_person(), h36m_person()]):  # an empty frame says nothing
+            node.frame = FrameInfo("test", index, float(index))
+            node.process(poses=poses, image=Image(PIXELS, float(index), "test"))
+        node.frame = FrameInfo("test", 3, 3.0)
+        with pytest.raises(OutputError, match=r"h36m.csv has the CSV columns of schema 'h36m17' .* frame 3 has "
+                                              r"poses of schema 'coco17'"):
+            node.process(poses=two_people(), image=Image(PIXELS, 3.0, "test"))
+    finally:
+        node.close()
+    rows = list(csv.reader(path.open()))
+    assert rows[0] == csv_header(H36M17.keypoints) and len(rows[0]) == 8 + 3 * len(H36M17)
+    assert [row[0] for row in rows[1:]] == ["1", "2"]
+    assert rows[1][rows[0].index(f"{H36M17.keypoints[5]}_x")] == "5.0"
+
+
+def test_a_run_that_never_writes_a_frame_leaves_an_existing_file_alone(tmp_path: Path) -> None:
+    path = tmp_path / "keep.jsonl"
+    path.write_text("earlier run\n")
+    node = ExportKeypoints("export", ExportParams(path=path))
+    node.open()  # the graph then fails before any frame
+    node.close()
+    assert path.read_text() == "earlier run\n"

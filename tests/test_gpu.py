@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from rtpose import engines
+from rtpose.models.calibration import PREPROCESS
 from rtpose.models.gpu_preprocess import GpuTopDownPreprocessor, crop_thetas, pick_bucket
 from rtpose.models.heatmap import box_to_center_scale, crop_affine, normalize
 
@@ -147,7 +148,9 @@ def test_engine_builds_caches_and_matches_onnxruntime(shared: Path, tmp_path: Pa
     backend = TensorRTBackend(again)
     assert again == first and time.perf_counter() - start < 1.0  # cache hit + deserialise
     backend.close()
-    diffs = engines.verify_engine(spec, tmp_path)
+    from rtpose.backends.tensorrt import verify_engine
+
+    diffs = verify_engine(spec, tmp_path, engines.sample_input(spec, preprocess=PREPROCESS["topdown"]))
     assert max(diffs.values()) < 0.05  # fp16 heatmaps vs fp32 ONNX Runtime
 
 
@@ -187,3 +190,90 @@ def test_tensorrt_run_torch_takes_gpu_crops(shared: Path, tmp_path: Path) -> Non
     on_device = run_on_device(backend, batch)
     on_host = backend.run(normalize(crop_affine(image, centers, scales, SIZE)))[0]
     assert on_device.shape == (1, 17, 64, 48) and np.abs(on_device - on_host).max() < 0.05
+
+
+# ------------------------------------------------------------------ every model family on torch CUDA
+
+FAMILIES = [
+    ("det/yolox_nano_416x416.onnx", (1, 3, 416, 416), 255.0),
+    ("pose/simplepose_nano_256x192.onnx", (1, 3, 256, 192), 2.0),
+    ("hand/hand_landmark_full.onnx", (1, 224, 224, 3), 1.0),
+    ("hand/palm_detection_full.onnx", (1, 192, 192, 3), 1.0),
+    ("face/face_landmark.onnx", (1, 192, 192, 3), 1.0),
+    ("pose3d/pose_landmark_full.onnx", (1, 256, 256, 3), 1.0),
+    ("bottomup/openpose_mobilenet_thin_368x432.onnx", (1, 368, 432, 3), 255.0),
+]
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("file, shape, scale", FAMILIES, ids=[f[0].split("/")[-1] for f in FAMILIES])
+def test_every_family_runs_on_torch_cuda_within_the_fp16_tolerance(shared: Path, file: str, shape: tuple,
+                                                                    scale: float) -> None:
+    """On CUDA the torch backend keeps fp16 only where every output stays within FP16_RTOL of float32
+    (checked on a probe input at open); either way it must agree with ONNX Runtime on real-range input."""
+    from rtpose.backends.base import open_backend
+    from rtpose.backends.torch import FP16_RTOL
+
+    path = shared / "models" / file
+    backend = open_backend(path, backend="torch", device="cuda")
+    assert backend.device == "cuda"
+    x = np.random.default_rng(0).uniform(0, scale, shape).astype(np.float32)
+    expected = open_backend(path, backend="onnxruntime", device="cpu", threads=1).run(x)
+    tolerance = 3 * FP16_RTOL if backend.dtype == torch.float16 else 1e-3
+    for e, g in zip(expected, backend.run(x)):
+        assert np.abs(g - e).max() <= tolerance * max(np.abs(e).max(), 1e-6)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_auto_on_a_gpu_runs_onnx_on_cuda(shared: Path, tmp_path: Path, monkeypatch) -> None:
+    from rtpose.backends.base import open_backend
+
+    monkeypatch.setenv("RTPOSE_HOME", str(tmp_path))  # a TensorRT build started here stays out of the user's cache
+    backend = open_backend(shared / "models/det/yolox_nano_416x416.onnx")
+    assert backend.device == "cuda" and backend.name in ("torch", "tensorrt")
+    out = backend.run(np.zeros((1, 3, 416, 416), np.float32))[0]
+    assert out.shape == (1, 3549, 85)
+
+
+@pytest.mark.gpu
+@needs_trt
+def test_auto_switches_to_the_engine_the_cli_builds(shared: Path, tmp_path: Path, monkeypatch) -> None:
+    """`rtpose engines build simplepose_nano` warms the cache; a graph's auto backend then opens the
+    very engine, at once, with no build."""
+    from rtpose.backends.base import open_backend
+
+    monkeypatch.setenv("RTPOSE_HOME", str(tmp_path))
+    spec = engines.find_spec("simplepose_nano", REPO / "engines")
+    built = engines.ensure_engine(spec, engines.engine_cache_dir())
+    backend = open_backend(shared / "models/pose/simplepose_nano_256x192.onnx")
+    assert backend.name == "tensorrt" and backend.path == built
+
+
+def test_gpu_letterbox_matches_the_cpu_letterbox_on_cpu(shared: Path) -> None:
+    from rtpose.models.gpu_preprocess import GpuLetterbox
+    from rtpose.models.yolox import letterbox
+
+    image = _frame(shared)
+    for size in ((416, 416), (640, 384)):
+        reference, scale = letterbox(image, size)
+        tensor, gpu_scale = GpuLetterbox(size, device="cpu")(image)
+        assert gpu_scale == scale and tuple(tensor.shape) == reference.shape
+        diff = np.abs(tensor.numpy() - reference)
+        assert diff.mean() < 1.0 and diff.max() <= 3.0  # gray levels: bilinear weights, uint8 rounding
+        assert tensor[0, :, -1, -1].tolist() == [114.0, 114.0, 114.0]
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_yolox_on_torch_cuda_finds_what_onnxruntime_finds(shared: Path) -> None:
+    from rtpose.models.yolox import YoloxDetector
+
+    model = shared / "models/det/yolox_nano_416x416.onnx"
+    image = _frame(shared)
+    on_gpu = YoloxDetector(model, backend="torch", device="cuda")
+    assert on_gpu.gpu_letterbox is not None
+    reference = YoloxDetector(model, backend="onnxruntime", device="cpu", threads=1)(image)
+    found = on_gpu(image)
+    assert len(found) == len(reference) and np.abs(found.boxes - reference.boxes).max() < 3.0

@@ -207,3 +207,27 @@ def test_webcam_wholebody_graph_validates_with_the_hands_node() -> None:
     graph = load_graph(Path(__file__).parents[1] / "graphs" / "webcam_wholebody.yaml")
     assert list(graph.nodes) == ["camera", "detector", "tracker", "pose", "hands", "face", "wholebody", "smoother",
                                  "display"]
+
+
+def test_one_pass_reports_a_bad_param_a_bad_wire_and_a_cycle_together(tmp_path: Path) -> None:
+    text = f"""\
+plugins: [{PLUGIN}]
+nodes:
+  - name: source
+    type: synthetic_source
+    params: {{frames: many}}
+  - name: work
+    type: synthetic_work
+    inputs: {{image: source.image, extra: source.image}}
+  - name: loop
+    type: synthetic_relay
+    inputs: {{detections: loop2.detections}}
+  - name: loop2
+    type: synthetic_relay
+    inputs: {{detections: loop.detections}}
+"""
+    message = problems_of(tmp_path, text)
+    assert "bad.yaml:5: node 'source': parameter 'frames'" in message
+    assert "bad.yaml:8: node 'work': node type 'synthetic_work' has no input 'extra'" in message
+    assert "cycle through loop2 -> loop -> loop2" in message
+    assert "no source node" not in message and "no node 'source'" not in message  # its own error says it all

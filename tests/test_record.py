@@ -99,10 +99,22 @@ def test_unwritable_destination_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     node = Record("rec", RecordParams(path=str(blocker / "clip.mp4")))
-    with pytest.raises(RtposeError, match="cannot create the folder"):
+    with pytest.raises(RtposeError, match=r"cannot write .*clip.mp4: .*file, not a folder"):
         node.open()
 
 
 def test_estimate_fps() -> None:
     assert estimate_fps([0.0, 0.04, 0.08, 0.2, 0.24]) == pytest.approx(25.0)
     assert estimate_fps([1.0]) == 30.0 and estimate_fps([1.0, 1.0, 1.0]) == 30.0
+
+
+def test_an_existing_video_is_replaced_only_by_a_finished_one(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"the previous recording")
+    sink = VideoSink(path, fps=10.0)
+    for image in frames(5):
+        sink.write(image.pixels, image.timestamp)
+    assert path.read_bytes() == b"the previous recording"  # frames go to a hidden partial file meanwhile
+    assert sink.partial_path.exists() and sink.partial_path.suffix == ".mp4"
+    assert sink.close() == path and not sink.partial_path.exists()
+    assert read_back(path)[0] == 5

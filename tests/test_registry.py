@@ -211,7 +211,36 @@ def test_cli_list_shows_cache_state(home: Path) -> None:
     assert "pth only" in rows["hrnet_w48_coco_256x192"] and str(pth) in rows["hrnet_w48_coco_256x192"]
 
 
+def test_a_shared_suffix_is_no_suggestion() -> None:
+    with pytest.raises(ModelError) as err:
+        registry.resolve_model("simplepose_nano")
+    text = str(err.value)
+    assert "did you mean" not in text and "Give the path to a model file" in text
+    with pytest.raises(ModelError, match="did you mean 'hrnet_w32_coco_256x192'"):
+        registry.resolve_model("hrnet_w32")
+
+
 def test_cli_pull_unknown_name_fails_cleanly() -> None:
     result = CliRunner().invoke(app, ["pull", "yolox_nan"])
     assert result.exit_code == 1
     assert "did you mean 'yolox_nano'" in result.output
+
+
+def test_a_download_of_another_size_is_refused_and_not_cached(home: Path, tmp_path: Path) -> None:
+    src = tmp_path / "yolox_nano.onnx"
+    src.write_bytes(PAYLOAD + b"tampered")
+    models = _yolox(src.as_uri(), size=len(PAYLOAD))
+    with pytest.raises(ModelNotFound, match=f"size mismatch: {len(PAYLOAD) + 8} bytes, expected {len(PAYLOAD)}"):
+        registry.pull("yolox_nano", models)
+    assert registry.cached("yolox_nano", models) is None and _leftovers(home) == []
+    src.write_bytes(PAYLOAD)
+    assert registry.pull("yolox_nano", models).read_bytes() == PAYLOAD
+
+
+def test_a_download_without_any_check_is_logged(home: Path, tmp_path: Path, caplog) -> None:
+    src = tmp_path / "yolox_nano.onnx"
+    src.write_bytes(PAYLOAD)
+    models = _yolox(src.as_uri(), sha256=None, sha256_prefix=None, size=None)
+    with caplog.at_level("WARNING", logger="rtpose.models.registry"):
+        registry.pull("yolox_nano", models)
+    assert "no checksum" in caplog.text and hashlib.sha256(PAYLOAD).hexdigest() in caplog.text

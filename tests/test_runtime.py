@@ -206,3 +206,69 @@ def test_optional_input_may_stay_unconnected(tmp_path: Path) -> None:
     result = GraphRunner(make_graph(tmp_path, nodes)).run()
     assert result.exit_code == 0
     assert get_node_type("synthetic_optional").seen["optional"] == [False] * 5
+
+
+FAULTS = (Path(__file__).parent / "plugins" / "faults.py").as_posix()
+
+
+def test_a_node_hung_in_process_is_reported_with_its_stack_and_the_run_returns(tmp_path: Path) -> None:
+    path = tmp_path / "graph.yaml"
+    path.write_text(f"""\
+plugins: [{PLUGIN}, {FAULTS}]
+nodes:
+  - {{name: source, type: synthetic_source, params: {{frames: 0, live: true, interval_s: 0.005}}}}
+  - {{name: stuck, type: fault_hang, params: {{where: process, after: 2}}, inputs: {{image: source.image}}}}
+""")
+    graph = load_graph(path)
+    hang = get_node_type("fault_hang")
+    hang.release.clear()
+    runner = GraphRunner(graph, grace=1.0)
+    timer = threading.Timer(1.0, runner.stop)
+    timer.start()
+    started = time.monotonic()
+    try:
+        result = runner.run()
+        took = time.monotonic() - started
+    finally:
+        hang.release.set()  # let the abandoned thread end, so no test after this one sees it
+    assert took < 1.0 + 1.0 + 8.0  # the stop, the grace period, and a loaded machine
+    assert [s.node for s in result.stuck] == ["stuck"] and result.exit_code == 1
+    stuck = result.stuck[0]
+    assert stuck.phase == "process" and stuck.seconds >= 1.0
+    assert "hang_until_released" in stuck.stack and "faults.py" in stuck.stack
+    assert stuck.describe().startswith("node 'stuck' did not return from process() for")
+    deadline = time.monotonic() + 10
+    while rtpose_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rtpose_threads() == []
+
+
+def test_a_failing_source_still_delivers_every_frame_before_the_failure(tmp_path: Path) -> None:
+    runner = GraphRunner(make_graph(tmp_path, chain(source="{frames: 0, fail_at: 40}", sink="{work_s: 0.002}")))
+    result = runner.run()
+    assert result.exit_code == 1 and result.error is not None and result.error.node == "source"
+    assert seen() == list(range(40))  # a file source: none lost in the queues when it failed
+
+
+def test_metrics_keep_a_bounded_uniform_sample(tmp_path: Path) -> None:
+    from rtpose.runtime.metrics import RESERVOIR_SIZE, Metrics
+
+    metrics = Metrics({"work": "synthetic_work"})
+    frames = 50_000
+    for i in range(frames):  # processing times 0..49.999 ms, evenly spread over the run
+        metrics.processed("work", "source", i, captured=0.0, start=0.0, end=i / frames * 0.05)
+    stats = metrics.snapshot()["work"]
+    assert stats["frames_out"] == frames
+    assert metrics._records["work"].times_s.sample().shape == (RESERVOIR_SIZE, 2)  # memory is fixed
+    # a uniform sample of the whole run, not its last frames: the median stays in the middle
+    assert abs(stats["p50_ms"] - 25.0) < 2.5 and abs(stats["p99_ms"] - 49.5) < 1.0
+
+
+def test_a_stop_lets_the_frames_already_read_reach_the_sinks(tmp_path: Path) -> None:
+    runner = GraphRunner(make_graph(tmp_path, chain(source="{frames: 0}", sink="{work_s: 0.01}")), grace=4.0)
+    timer = threading.Timer(1.0, runner.stop)
+    timer.start()
+    result = runner.run()
+    assert result.exit_code == 0 and not result.stuck
+    read = runner.metrics.snapshot()["source"]["frames_out"]
+    assert read > 10 and seen() == list(range(read))  # queued frames drained, none dropped

@@ -251,6 +251,24 @@ def test_a_pose_on_someone_else_does_not_continue_its_track() -> None:
     assert out.track_ids.tolist() == [1]
 
 
+def test_pose_nms_hides_a_duplicate_pose_and_gives_its_id_back() -> None:
+    """B's crop latched onto A (its pose is A's): with pose NMS, B is hidden on the next frame even though
+    a detection is there for it, and comes back with its own id once its pose is its own again."""
+    def run(pose_nms_oks: float) -> list[list[int]]:
+        tracker = ByteTracker(pose_nms_oks=pose_nms_oks)
+        shown = []
+        for f in range(5):
+            out = tracker.update(dets([box_at(100, 200), box_at(300, 200)]),
+                                 previous=None if f == 0 else posed(out, (latched if f == 3 else own)[:len(out)]))
+            own = [body(100, 200), body(300, 200)]
+            latched = [body(100, 200), body(102, 200)]
+            shown.append(out.track_ids.tolist())
+        return shown
+
+    assert run(1.0) == [[1, 2]] * 5  # off: both shown all along
+    assert run(0.5) == [[1, 2], [1, 2], [1, 2], [1], [1, 2]]
+
+
 def test_first_frame_people_continue_from_their_poses() -> None:
     """The detector runs on frame 0 and then skips: the people of frame 0 keep their ids from their poses
     (they used to be tentative, die on the first skipped frame and come back with new ids)."""
@@ -357,6 +375,30 @@ def test_schedule_periodic_and_triggers() -> None:
     s.detected(Detections(boxes=[box_at(300, 300), box_at(330, 300), box_at(700, 300)], scores=[0.9] * 3,
                           class_ids=[0] * 3))
     assert s.decide(good, W, H).reason == "untracked detection"
+
+
+def test_schedule_detects_the_first_frame_of_every_segment() -> None:
+    s = DetectionSchedule(every=5)
+    good = tracks(box_at(300, 300), box_at(700, 300))
+    assert [s.decide(good, W, H).run for _ in range(3)] == [True, False, False]
+    s.detected(Detections(boxes=[box_at(1000, 300)], scores=[0.9], class_ids=[0]))  # someone untracked
+    s.reset()  # a photo, a loop, a reconnect: what the tracks of the last segment say no longer counts
+    assert s.decide(None, W, H).reason == "new segment"
+    assert s.decide(good, W, H).reason == "skipped"  # the untracked box of the last segment is forgotten
+    assert s.runs == 2 and s.frames == 5  # counters add up over the whole run
+
+
+def test_a_segment_starts_with_every_detection_and_fresh_ids() -> None:
+    """On a segment's first frame the detector's word is all there is: weak detections start tracks
+    too (a photo gets what a detector-only graph gets); later, they only keep tracks alive."""
+    tracker = ByteTracker(min_hits=2)
+    out = tracker.update(dets([box_at(100, 200), box_at(400, 200)], scores=[0.9, 0.35]))
+    assert out.track_ids.tolist() == [1, 2]
+    out = tracker.update(dets([box_at(100, 200), box_at(400, 200), box_at(700, 200)], scores=[0.9, 0.35, 0.4]))
+    assert out.track_ids.tolist() == [1, 2]  # the weak newcomer starts nothing
+    tracker.reset()
+    out = tracker.update(dets([box_at(100, 200), box_at(700, 200)], scores=[0.9, 0.4]))
+    assert out.track_ids.tolist() == [3, 4]  # nobody carried over, ids never reused
 
 
 def test_detect_node_runs_and_skips_without_model() -> None:

@@ -52,7 +52,9 @@ def start_server(shared: Path, grpc: int | None = None, http: int | None = None)
            "--set", f"detector.model={shared / 'models/det/yolox_nano_416x416.onnx'}",
            "--set", f"pose.model={shared / 'models/pose/simplepose_nano_256x192.onnx'}",
            "--grpc-port", str(grpc), "--http-port", str(http)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # a session of its own: killing its group takes the Triton server process down with it
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     lines = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -64,6 +66,12 @@ def start_server(shared: Path, grpc: int | None = None, http: int | None = None)
             return proc, grpc, "".join(lines)
     proc.kill()
     pytest.fail("rtpose serve did not become ready:\n" + "".join(lines))
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """The server dies as in a crash: the CLI and the Triton server process under it, at once."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +110,7 @@ def test_a_dead_server_is_a_clear_error_and_reconnect_waits_for_it(shared: Path)
     backend = open_backend(f"triton://127.0.0.1:{port}/pose")
     crops = np.zeros((2, 3, 256, 192), np.float32)
     assert backend.run(crops)[0].shape == (2, 17, 64, 48)
-    proc.kill()
-    proc.wait(30)
+    kill(proc)
     with pytest.raises(ModelError, match=rf"Triton server at 127.0.0.1:{port} \(model 'pose'\) stopped answering"):
         backend.run(crops)
     with pytest.raises(ModelError, match="is not reachable"):
@@ -116,8 +123,7 @@ def test_reconnect_waits_for_a_restarted_server(shared: Path) -> None:
     backend = open_backend(f"triton://127.0.0.1:{port}/pose", reconnect_attempts=10, reconnect_backoff=0.5)
     crops = np.ones((1, 3, 256, 192), np.float32)
     before = backend.run(crops)[0]
-    proc.kill()
-    proc.wait(30)
+    kill(proc)
     restarted, _, _ = start_server(shared, grpc, http)
     try:
         np.testing.assert_allclose(backend.run(crops)[0], before, atol=1e-5)

@@ -12,6 +12,7 @@ import pytest
 from rtpose.models.yolox import (
     PAD_VALUE, YoloxDetector, batched_nms, decode_outputs, letterbox, make_grids, nms, postprocess,
 )
+from rtpose.errors import ModelError
 from rtpose.types import Detections
 
 
@@ -134,3 +135,27 @@ def test_yolox_nano_finds_the_coco_people(shared: Path) -> None:
                 unused[np.argmax(ious)] = False
     assert people == 12
     assert found >= 11
+
+
+def test_a_model_that_is_not_yolox_is_named_in_the_error(shared: Path) -> None:
+    hand = shared / "models/hand/hand_landmark_full.onnx"  # NHWC (1, 224, 224, 3)
+    with pytest.raises(ModelError, match=r"hand_landmark_full.onnx: not a YOLOX detector.*\(1, 224, 224, 3\)"):
+        YoloxDetector(hand)
+
+
+def test_a_detector_without_a_fixed_size_says_so_without_advising_a_missing_param(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, "height", "width"])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, "height", "width"])
+    model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["images"], ["out"])], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "dynamic.onnx")
+    with pytest.raises(ModelError) as info:
+        YoloxDetector(tmp_path / "dynamic.onnx")
+    text = str(info.value)
+    assert str(tmp_path / "dynamic.onnx") in text and "export the model with a fixed input size" in text
+    assert "pass input_size" not in text  # the detect node has no such param
+    assert YoloxDetector(tmp_path / "dynamic.onnx", input_size=(320, 256)).input_size == (320, 256)

@@ -64,7 +64,7 @@ class Pipeline:
         self.graph = attach_app(graph, dict(outputs or default_outputs(graph)),
                                 register(self.frames) if self.frames is not None else None,
                                 register(self.results), live, keep_image)
-        self.runner = GraphRunner(self.graph, max_frames=max_frames, stop_timeout=stop_timeout)
+        self.runner = GraphRunner(self.graph, max_frames=max_frames, grace=stop_timeout)
         for channel in (self.frames, self.results):
             if channel is not None:
                 channel.bind(lambda: self.runner.stopping)
@@ -227,7 +227,7 @@ class Pipeline:
 
 def _shut_down(runner: GraphRunner, thread: threading.Thread) -> None:
     runner.stop()
-    thread.join(runner.stop_timeout + 1.0)
+    thread.join(runner.grace + 1.0)
 
 
 def as_bgr(frame: Any, rgb: bool = False) -> np.ndarray:

@@ -1,8 +1,8 @@
 """One small interface over the inference engines a model node can run on.
 
 Model code (``rtpose.models``) only ever talks to a :class:`Backend`: numpy in,
-numpy out. Which engine sits behind it (ONNX Runtime, torch, later TensorRT) is
-chosen by :func:`open_backend`, so a node's graph file can say ``backend: auto``
+numpy out. Which engine sits behind it (ONNX Runtime, torch, TensorRT, or any backend in
+:mod:`rtpose.backends.registry`) is chosen by :func:`open_backend`, so a node's graph file can say ``backend: auto``
 and run on a laptop CPU or a GPU box unchanged.
 
 Heavy engines are imported lazily, inside the functions that need them: torch
@@ -11,11 +11,10 @@ and TensorRT are optional dependencies, and importing torch alone costs seconds.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +25,10 @@ from rtpose.errors import ModelError
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
 
-BACKEND_NAMES: tuple[str, ...] = ("tensorrt", "torch", "onnxruntime")
-"""Every backend name :func:`open_backend` accepts besides ``auto``."""
+log = logging.getLogger(__name__)
 
 TRITON_SCHEME = "triton://"
 """``triton://HOST:PORT/MODEL``: a model served by a Triton server (see ``rtpose serve``)."""
-TENSORRT_SUFFIXES: tuple[str, ...] = (".engine", ".plan", ".trt")
-TORCHSCRIPT_SUFFIXES: tuple[str, ...] = (".pt", ".ts", ".torchscript", ".jit")
 
 
 class Backend(ABC):
@@ -49,6 +45,7 @@ class Backend(ABC):
     input_names: list[str]
     output_names: list[str]
     input_shapes: list[tuple]
+    path: Path | None = None  # the model file, named in errors
 
     @abstractmethod
     def run(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
@@ -87,9 +84,35 @@ class Backend(ABC):
                 f"missing {missing}, unknown {extra}")
         return feed
 
+    def check_shapes(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``feed`` as is, or a ModelError naming the model file, the input and the axis whose fixed
+        size the array does not have (a 1-channel image for a 3-channel model, an NHWC model fed
+        NCHW crops, a crop of another size), instead of the engine's own message."""
+        for name, shape in zip(self.input_names, self.input_shapes):
+            array = feed.get(name)
+            if array is None or not shape:
+                continue
+            where = f"{self.path or self.name}: input {name!r}"
+            if np.ndim(array) != len(shape):
+                raise ModelError(f"{where} takes {len(shape)} dimensions {_shape_text(shape)}, "
+                                 f"got an array of shape {tuple(np.shape(array))}")
+            for axis, (want, got) in enumerate(zip(shape, np.shape(array))):
+                if static_dim(shape, axis) is not None and want != got:
+                    raise ModelError(f"{where} takes shape {_shape_text(shape)}, got {tuple(np.shape(array))}: "
+                                     f"axis {axis} must be {want}, not {got}"
+                                     + (" (channels: is the image gray, or the layout NHWC vs NCHW?)"
+                                        if axis in (1, len(shape) - 1) and (want in (1, 3) or got in (1, 3))
+                                        else ""))
+        return feed
+
     def __repr__(self) -> str:
         ins = ", ".join(f"{n}{tuple(s)}" for n, s in zip(self.input_names, self.input_shapes))
         return f"<{type(self).__name__} {self.name}/{self.device} inputs: {ins}>"
+
+
+def _shape_text(shape: tuple) -> str:
+    """(1, 3, 'h', None) -> '(1, 3, h, ?)': dynamic axes shown by name or '?'."""
+    return "(" + ", ".join(str(d) if d not in (None, "") else "?" for d in shape) + ")"
 
 
 def static_dim(shape: tuple, axis: int) -> int | None:
@@ -101,40 +124,17 @@ def static_dim(shape: tuple, axis: int) -> int | None:
     return int(dim) if isinstance(dim, (int, np.integer)) and dim > 0 else None
 
 
-@lru_cache(maxsize=1)
-def _tensorrt_importable() -> bool:
-    return importlib.util.find_spec("tensorrt") is not None
-
-
-@lru_cache(maxsize=1)
-def _torch_cuda() -> bool:
-    """Whether torch is installed and sees a CUDA GPU (imports torch, so only on demand)."""
-    if importlib.util.find_spec("torch") is None:
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
-def _torch_installed() -> bool:
-    return importlib.util.find_spec("torch") is not None
-
-
 def available_backends() -> list[str]:
-    """The backends that can run on this machine, in the order ``auto`` tries them.
+    """The backends that can run here, GPU ones first (what ``auto`` can pick from)."""
+    from rtpose.backends.plan import probe_machine
 
-    TensorRT and CUDA torch come first because on a GPU they are the fast paths;
-    ONNX Runtime is the portable default; CPU torch is last resort (slower, big).
-    """
-    names: list[str] = []
-    if _tensorrt_importable():
-        names.append("tensorrt")
-    cuda = _torch_cuda()
-    if cuda:
+    machine = probe_machine()
+    names = ["tensorrt"] if machine.tensorrt else []
+    if machine.cuda and machine.onnx2torch:
         names.append("torch")
     if importlib.util.find_spec("onnxruntime") is not None:
         names.append("onnxruntime")
-    if not cuda and _torch_installed():
+    if "torch" not in names and importlib.util.find_spec("torch") is not None:
         names.append("torch")
     return names
 
@@ -147,56 +147,61 @@ def open_backend(
 ) -> Backend:
     """Load ``model`` on the best (or the named) engine and device.
 
-    ``model`` is a file (``.onnx``, a TensorRT ``.engine``/``.plan``, a
-    TorchScript ``.pt``) or a ``torch.nn.Module``. ``backend`` is ``auto`` or one
-    of :data:`BACKEND_NAMES`; ``device`` is ``auto``, ``cpu`` or ``cuda``.
-    ``options`` go to the engine (e.g. ``threads`` for ONNX Runtime, ``fp16``
-    for torch). Every failure is a :class:`ModelError` that names the model.
+    ``model`` is a file (``.onnx``, a TensorRT ``.engine``/``.plan``, a TorchScript ``.pt``, or
+    any format a backend in :data:`rtpose.backends.registry.BACKENDS` opens) or a
+    ``torch.nn.Module``. ``backend`` is ``auto`` or a backend name; ``device`` is ``auto``,
+    ``cpu`` or ``cuda``. ``auto`` follows :func:`rtpose.backends.plan.plan_backend`: on an NVIDIA
+    GPU an ONNX model runs on TensorRT (serving from torch or ONNX Runtime until its engine is
+    built in the background), else on torch CUDA; on a CPU on ONNX Runtime. ``options`` go to
+    the engine (``threads`` for ONNX Runtime, ``fp16`` for torch, ...); with ``auto`` each
+    backend gets only the options it takes. Every failure is a :class:`ModelError` naming the model.
     """
-    if isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".tflite":  # LiteRT, optional
-        return importlib.import_module("rtpose.backends.tflite").open_tflite(Path(model), backend, device, **options)
-    if backend != "auto" and backend not in BACKEND_NAMES:
-        raise ModelError(f"unknown backend {backend!r}: use auto or one of {', '.join(BACKEND_NAMES)}")
+    from rtpose.backends.plan import plan_backend, probe_machine
+    from rtpose.backends.registry import get_backend
+
+    if isinstance(model, str) and model.startswith(TRITON_SCHEME):  # a served model, not a file
+        from rtpose.backends.triton import TritonBackend
+
+        address, _, name = model[len(TRITON_SCHEME):].rpartition("/")
+        return TritonBackend(address, name, **options)
+    if backend != "auto":
+        get_backend(backend)  # an unknown name fails first, whatever the model
     if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
         raise ModelError(f"unknown device {device!r}: use auto, cpu or cuda")
     if not isinstance(model, (str, Path)):
         return _open_module(model, backend, device, options)
-    if str(model).startswith(TRITON_SCHEME):
-        from rtpose.backends.triton import TritonBackend
-
-        address, _, name = str(model)[len(TRITON_SCHEME):].rpartition("/")
-        return TritonBackend(address, name, **options)
-
     path = Path(model).expanduser()
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
-    kind = _choose_backend(path, backend)
-    if kind == "tensorrt":
-        return _open_tensorrt(path, device, options)
-    if kind == "torch":
-        from rtpose.backends.torch import TorchBackend
+    plan = plan_backend(path, backend, device, probe_machine())
+    if plan.start is not None:
+        from rtpose.backends.switching import open_switching
 
-        return TorchBackend.from_file(path, device=device, **options)
-    from rtpose.backends.onnxruntime import OnnxRuntimeBackend
+        log.info("%s: %s (%s)", path.name, plan.backend, plan.reason)
+        return open_switching(path, plan, options)
+    if backend != "auto":
+        return open_planned(path, plan.backend, plan.device, options)
+    log.info("%s: %s on %s (%s)", path.name, plan.backend, plan.device, plan.reason)
+    return open_planned(path, plan.backend, plan.device, options, strict=False,
+                        fallback=plan.backend == "torch" and path.suffix.lower() == ".onnx")
 
-    return OnnxRuntimeBackend(path, device=device, **options)
 
+def open_planned(path: Path, backend: str, device: str, options: Mapping[str, Any],
+                 strict: bool = True, fallback: bool = False) -> Backend:
+    """Open ``path`` on ``backend``/``device``; unless ``strict``, options the backend does not
+    take are left out (a graph's ``threads`` means nothing to torch). With ``fallback``, an ONNX
+    file torch cannot convert (onnx2torch lacks an operator) runs on ONNX Runtime instead, logged."""
+    from rtpose.backends.registry import get_backend
 
-def _choose_backend(path: Path, backend: str) -> str:
-    """Pick the engine for a model file from its suffix (and check a named one fits)."""
-    suffix = path.suffix.lower()
-    natural = ("tensorrt" if suffix in TENSORRT_SUFFIXES
-               else "torch" if suffix in TORCHSCRIPT_SUFFIXES
-               else "onnxruntime" if suffix == ".onnx" else None)
-    if natural is None:
-        raise ModelError(
-            f"{path}: unknown model format {suffix!r}; expected .onnx, "
-            f"{'/'.join(TENSORRT_SUFFIXES)} or {'/'.join(TORCHSCRIPT_SUFFIXES)}")
-    if backend == "auto" or backend == natural:
-        return natural
-    if backend == "tensorrt" and suffix == ".onnx":
-        return "tensorrt"  # the TensorRT backend builds an engine from the ONNX file
-    raise ModelError(f"{path}: the {backend} backend cannot run {suffix} files (use {natural})")
+    info = get_backend(backend)
+    given = dict(options) if strict else {k: v for k, v in options.items() if k in info.options}
+    try:
+        return info.open(path, device, **given)
+    except ModelError as exc:
+        if not fallback:
+            raise
+        log.warning("%s; running it on onnxruntime instead", exc)
+        return open_planned(path, "onnxruntime", "auto", options, strict=False)
 
 
 def _open_module(module: Any, backend: str, device: str, options: dict[str, Any]) -> Backend:
@@ -205,23 +210,8 @@ def _open_module(module: Any, backend: str, device: str, options: dict[str, Any]
         raise ModelError(
             f"a {type(module).__name__} object can only run on the torch backend; "
             f"export it to ONNX to use {backend}")
-    if not _torch_installed():
+    if importlib.util.find_spec("torch") is None:
         raise ModelError("torch is not installed: pip install 'rtpose[torch]'")
     from rtpose.backends.torch import TorchBackend
 
     return TorchBackend(module, device=device, **options)
-
-
-def _open_tensorrt(path: Path, device: str, options: dict[str, Any]) -> Backend:
-    """Load a TensorRT engine via ``rtpose.backends.tensorrt`` (imported only here)."""
-    if device == "cpu":
-        raise ModelError(f"{path}: TensorRT engines run only on a CUDA GPU, not on cpu")
-    if not _tensorrt_importable():
-        raise ModelError(
-            f"{path}: the tensorrt backend needs NVIDIA TensorRT, which is not installed "
-            "(pip install tensorrt on a CUDA machine), or use an .onnx model")
-    try:
-        module = importlib.import_module("rtpose.backends.tensorrt")
-    except ImportError as exc:
-        raise ModelError(f"{path}: the tensorrt backend is not available: {exc}") from exc
-    return module.TensorRTBackend(path, device=device, **options)

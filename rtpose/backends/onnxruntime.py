@@ -139,7 +139,7 @@ class OnnxRuntimeBackend(Backend):
     def run(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
         """Run the session; inputs are cast to the model's dtype and made contiguous."""
         feed = {name: np.ascontiguousarray(arr, dtype=self._dtypes[name])
-                for name, arr in self.feed(inputs).items()}
+                for name, arr in self.check_shapes(self.feed(inputs)).items()}
         return list(self.session.run(self.output_names, feed))
 
 

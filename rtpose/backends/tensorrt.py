@@ -55,8 +55,8 @@ def _torch_dtype(trt: Any, torch: Any, trt_dtype: Any) -> Any:
 class TensorRTBackend(Backend):
     """A TensorRT engine file (``.engine``/``.plan``), or an ONNX file built through the engine cache.
 
-    Options: ``precision`` (fp32/fp16/int8, for ONNX files), ``max_batch`` (profile max of a
-    dynamic batch axis, for ONNX files), ``cache_dir`` (default ``engines/cache``).
+    Options: ``precision`` (fp32/fp16, for ONNX files no spec builds), ``max_batch`` (profile max
+    of a dynamic batch axis, same), ``cache_dir`` (default ``$RTPOSE_HOME/engines``).
     Batches larger than the engine's profile allows are run in chunks.
     """
 
@@ -80,16 +80,17 @@ class TensorRTBackend(Backend):
 
     @staticmethod
     def _engine_file(path: Path, precision: str, max_batch: int, cache_dir: str | Path | None) -> Path:
-        """An engine path as is; an ONNX path -> its cached engine (built on first use)."""
+        """An engine path as is; an ONNX path -> the engine of its spec (the ``engines/*.yaml`` spec
+        of the same file, as ``rtpose engines build`` makes it), built first if not cached."""
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         if path.suffix.lower() != ".onnx":
             return path
         from rtpose import engines
 
-        spec = engines.spec_for_onnx(path, precision, max_batch)
-        cache = Path(cache_dir) if cache_dir else engines.cache_dir_for(engines.engines_dir())
-        return engines.ensure_engine(spec, cache)
+        spec = engines.engine_spec_for_file(
+            path, engines.engines_dir(), lambda p: engines.spec_for_onnx(p, precision, max_batch))
+        return engines.ensure_engine(spec, Path(cache_dir) if cache_dir else engines.engine_cache_dir())
 
     def _load(self, trt: Any) -> None:
         """Deserialize the engine and describe its I/O tensors (TensorRT 10 named tensors)."""
@@ -214,3 +215,19 @@ def _view(buffer: Any, shape: tuple[int, ...]) -> Any:
     """The first ``prod(shape)`` elements of a preallocated buffer, viewed as ``shape``."""
     count = int(np.prod(shape)) if shape else 1
     return buffer.view(-1)[:count].view(shape)
+
+
+def verify_engine(spec: Any, cache_dir: Path, sample: Mapping[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Run ``spec``'s engine and ONNX Runtime (CPU) on one sample (default
+    :func:`rtpose.engines.sample_input`): max abs difference per output name."""
+    from rtpose import engines
+    from rtpose.backends.onnxruntime import OnnxRuntimeBackend
+
+    engine = TensorRTBackend(engines.ensure_engine(spec, cache_dir))
+    reference = OnnxRuntimeBackend(engines.resolve_onnx(spec), device="cpu")
+    feed = dict(sample) if sample is not None else engines.sample_input(spec)
+    try:
+        diffs = engines.compare_outputs(reference.run(feed), engine.run(feed))
+    finally:
+        engine.close()
+    return dict(zip(reference.output_names, diffs))

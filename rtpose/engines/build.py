@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,7 @@ from rtpose.errors import ModelError
 
 from rtpose.engines.cache import (Platform, _write_atomic, cache_key, engine_paths, file_sha256, make_fingerprint,
                                   needs_rebuild, write_sidecar)
-from rtpose.engines.calibration import calibration_batches
+from rtpose.engines.calibration import Preprocess, calibration_batches
 from rtpose.engines.spec import EngineSpec, Profile, resolve_onnx
 
 log = logging.getLogger(__name__)
@@ -127,7 +129,7 @@ def _make_calibrator(trt: Any, batches: list[np.ndarray], cache_file: Path | Non
 
 
 def build_serialized(spec: EngineSpec, onnx_path: Path, report: ProgressFn = lambda _: None,
-                     calibration_cache: Path | None = None) -> bytes:
+                     calibration_cache: Path | None = None, preprocess: Preprocess | None = None) -> bytes:
     """Parse the ONNX file and build a serialized engine with TensorRT's Python API (TensorRT 10).
 
     Explicit batch is the default in TensorRT 10 (``create_network(0)``); one optimization
@@ -157,7 +159,7 @@ def build_serialized(spec: EngineSpec, onnx_path: Path, report: ProgressFn = lam
     if spec.precision == "int8":
         config.set_flag(trt.BuilderFlag.INT8)
         config.set_calibration_profile(profile)
-        config.int8_calibrator = _calibrator_for(trt, spec, calibration_cache, report)
+        config.int8_calibrator = _calibrator_for(trt, spec, calibration_cache, report, preprocess)
     monitor = _progress_monitor(trt, report)
     if monitor is not None:
         config.progress_monitor = monitor
@@ -168,18 +170,25 @@ def build_serialized(spec: EngineSpec, onnx_path: Path, report: ProgressFn = lam
     return bytes(serialized)
 
 
-def _calibrator_for(trt: Any, spec: EngineSpec, cache_file: Path | None, report: ProgressFn) -> Any:
+def _calibrator_for(trt: Any, spec: EngineSpec, cache_file: Path | None, report: ProgressFn,
+                    preprocess: Preprocess | None) -> Any:
     """Load every calibration batch (a few hundred MB at most) and wrap them in a calibrator."""
     assert spec.calibration is not None
+    if preprocess is None:
+        raise ModelError(f"{spec.name}: an int8 build needs the model's pre-processing for its "
+                         f"calibration images: build it with `rtpose engines build {spec.name}`")
     name = next(iter(spec.inputs))
     report(f"reading {spec.calibration.count} calibration images")
-    batches = list(calibration_batches(spec.calibration, spec.base_dir, spec.inputs[name].opt))
+    batches = list(calibration_batches(spec.calibration, spec.base_dir, spec.inputs[name].opt, preprocess))
     return _make_calibrator(trt, batches, cache_file)
 
 
 def ensure_engine(spec: EngineSpec, cache_dir: Path, force: bool = False,
-                  report: ProgressFn = lambda _: None) -> Path:
-    """The cached engine for ``spec`` on this machine, built first if missing or stale."""
+                  report: ProgressFn = lambda _: None, preprocess: Preprocess | None = None) -> Path:
+    """The cached engine for ``spec`` on this machine, built first if missing or stale.
+
+    ``preprocess`` makes int8 calibration inputs (:data:`rtpose.models.calibration.PREPROCESS`).
+    """
     onnx_path = resolve_onnx(spec)
     assert onnx_path is not None
     fingerprint = make_fingerprint(spec, file_sha256(onnx_path), current_platform())
@@ -190,7 +199,7 @@ def ensure_engine(spec: EngineSpec, cache_dir: Path, force: bool = False,
         return engine_path
     log.info("building TensorRT engine %s (%s)", spec.name, reason)
     start = time.perf_counter()
-    data = build_serialized(spec, onnx_path, report, engine_path.with_suffix(".calib"))
+    data = build_serialized(spec, onnx_path, report, engine_path.with_suffix(".calib"), preprocess)
     _write_atomic(engine_path, data)
     write_sidecar(sidecar_path, fingerprint, len(data),
                   {"name": spec.name, "onnx": str(onnx_path), "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -239,12 +248,13 @@ def spec_for_onnx(onnx_path: Path, precision: str = "fp16", max_batch: int = 32)
 
 # --------------------------------------------------------------------------- verify
 
-def sample_input(spec: EngineSpec, seed: int = 0) -> dict[str, np.ndarray]:
-    """One input per name at its ``opt`` shape: the first calibration batch if there is one, else noise."""
-    if spec.calibration is not None and len(spec.inputs) == 1:
+def sample_input(spec: EngineSpec, seed: int = 0, preprocess: Preprocess | None = None) -> dict[str, np.ndarray]:
+    """One input per name at its ``opt`` shape: the first calibration batch if there is one (and
+    the model's ``preprocess``), else noise."""
+    if spec.calibration is not None and preprocess is not None and len(spec.inputs) == 1:
         name, profile = next(iter(spec.inputs.items()))
         try:
-            return {name: next(calibration_batches(spec.calibration, spec.base_dir, profile.opt))}
+            return {name: next(calibration_batches(spec.calibration, spec.base_dir, profile.opt, preprocess))}
         except (ModelError, StopIteration):
             pass
     rng = np.random.default_rng(seed)
@@ -263,17 +273,29 @@ def compare_outputs(reference: list[np.ndarray], other: list[np.ndarray]) -> lis
     return diffs
 
 
-def verify_engine(spec: EngineSpec, cache_dir: Path) -> dict[str, float]:
-    """Run the engine and ONNX Runtime (CPU) on one sample: max abs difference per output name."""
-    from rtpose.backends.onnxruntime import OnnxRuntimeBackend
-    from rtpose.backends.tensorrt import TensorRTBackend
+# --------------------------------------------------------------------------- building in the background
 
-    onnx_path = resolve_onnx(spec)
-    engine = TensorRTBackend(ensure_engine(spec, cache_dir))
-    reference = OnnxRuntimeBackend(onnx_path, device="cpu")
-    feed = sample_input(spec)
-    try:
-        diffs = compare_outputs(reference.run(feed), engine.run(feed))
-    finally:
-        engine.close()
-    return dict(zip(reference.output_names, diffs))
+def _build_in_worker(spec_json: str, spec_path: str | None, cache_dir: str) -> str:
+    """Process-pool entry point: build (or find) the engine and return its path."""
+    spec = EngineSpec.model_validate_json(spec_json)
+    spec.path = Path(spec_path) if spec_path else None
+    return str(ensure_engine(spec, Path(cache_dir)))
+
+
+def start_background_build(spec: EngineSpec, cache_dir: Path,
+                           executor: concurrent.futures.Executor | None = None
+                           ) -> concurrent.futures.Future:
+    """Build ``spec``'s engine in a separate *process*; the future's result is the engine path.
+
+    A process, not a thread: the builder may hold the GIL for minutes (its Python bindings do
+    not all release it), it uses GBs of host and GPU memory that only a process exit returns
+    for sure, and a crash in it must not take the running graph down. ``concurrent.futures``
+    keeps that to one call; ``spawn`` because CUDA cannot be used in a forked child.
+    """
+    if executor is None:
+        executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    spec_path = str(spec.path) if spec.path is not None else None
+    future = executor.submit(_build_in_worker, spec.model_dump_json(), spec_path, str(cache_dir))
+    future.add_done_callback(lambda _: executor.shutdown(wait=False))
+    return future

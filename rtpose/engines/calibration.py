@@ -1,8 +1,12 @@
-"""INT8 calibration batches, pre-processed exactly like the model's own input."""
+"""INT8 calibration batches, pre-processed exactly like the model's own input.
+
+The pre-processing itself belongs to the model code (a layer above this one), so it is passed
+in: :data:`rtpose.models.calibration.PREPROCESS` maps a spec's ``preprocess:`` name to it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +17,9 @@ from rtpose.engines.spec import Calibration
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+Preprocess = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
+"""One BGR image and the input ``(width, height)`` -> the model's (1, 3, H, W) float32 input."""
 
 
 def calibration_images(folder: Path, count: int) -> list[Path]:
@@ -25,21 +32,8 @@ def calibration_images(folder: Path, count: int) -> list[Path]:
     return files[:count]
 
 
-def preprocess_for(kind: str, image_bgr: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    """One image -> (1, 3, H, W) float32 exactly as the model's own pre-processing makes it."""
-    if kind == "yolox":
-        from rtpose.models.yolox import letterbox
-
-        return letterbox(image_bgr, size_wh)[0]
-    from rtpose.models.heatmap import box_to_center_scale, crop_affine, normalize
-
-    h, w = image_bgr.shape[:2]
-    centers, scales = box_to_center_scale(np.array([[0, 0, w, h]], np.float32), size_wh[0] / size_wh[1])
-    return normalize(crop_affine(image_bgr, centers, scales, size_wh))
-
-
-def calibration_batches(calibration: Calibration, base_dir: Path,
-                        shape: list[int] | tuple[int, ...]) -> Iterator[np.ndarray]:
+def calibration_batches(calibration: Calibration, base_dir: Path, shape: list[int] | tuple[int, ...],
+                        preprocess: Preprocess) -> Iterator[np.ndarray]:
     """Batches of ``shape`` (N, 3, H, W) for the INT8 calibrator; a last partial batch is dropped.
 
     TensorRT calibrates with the profile's ``opt`` shape, which is what callers pass as ``shape``.
@@ -55,7 +49,7 @@ def calibration_batches(calibration: Calibration, base_dir: Path,
         image = cv2.imread(str(file), cv2.IMREAD_COLOR)
         if image is None:
             raise ModelError(f"cannot read calibration image {file}")
-        current.append(preprocess_for(calibration.preprocess, image, (width, height)))
+        current.append(preprocess(image, (width, height)))
         if len(current) == batch:
             yield np.concatenate(current).astype(np.float32)
             current = []

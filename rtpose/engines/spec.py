@@ -88,14 +88,25 @@ class EngineSpec(BaseModel):
         return self.path.parent if self.path is not None else Path.cwd()
 
 
+CHECKOUT_SPECS = Path(__file__).resolve().parents[2] / "engines"
+"""The specs of a source checkout (``engines/`` beside ``rtpose/``), found from any folder."""
+
+
 def engines_dir(given: str | Path | None = None) -> Path:
-    """The folder of build specs: ``given``, else $RTPOSE_ENGINES, else ``./engines``."""
-    return Path(given or os.environ.get(ENGINES_ENV) or "engines").expanduser()
+    """The folder of build specs: ``given``, else $RTPOSE_ENGINES, else ``./engines`` when it
+    exists, else the checkout's ``engines/`` (so a graph run from another folder finds them)."""
+    if given or os.environ.get(ENGINES_ENV):
+        return Path(given or os.environ[ENGINES_ENV]).expanduser()
+    local = Path("engines")
+    return local if local.is_dir() or not CHECKOUT_SPECS.is_dir() else CHECKOUT_SPECS
 
 
-def cache_dir_for(specs_dir: Path) -> Path:
-    """Built engines live in ``<specs>/cache`` (git-ignored)."""
-    return specs_dir / "cache"
+def engine_cache_dir() -> Path:
+    """Built engines live in ``$RTPOSE_HOME/engines`` (default ``~/.cache/rtpose/engines``): one
+    cache for ``rtpose engines build`` and for every graph, whatever the current folder."""
+    from rtpose.models.registry import rtpose_home
+
+    return rtpose_home() / "engines"
 
 
 def load_spec(path: str | Path) -> EngineSpec:
@@ -115,8 +126,8 @@ def load_spec(path: str | Path) -> EngineSpec:
 
 
 def list_specs(specs_dir: Path) -> dict[str, EngineSpec]:
-    """Every ``*.yaml`` spec in ``specs_dir`` by name."""
-    return {p.stem: load_spec(p) for p in sorted(specs_dir.glob("*.yaml"))}
+    """Every ``*.yaml`` spec in ``specs_dir`` by name (none when the folder does not exist)."""
+    return {p.stem: load_spec(p) for p in sorted(specs_dir.glob("*.yaml"))} if specs_dir.is_dir() else {}
 
 
 def find_spec(name: str, specs_dir: Path) -> EngineSpec:

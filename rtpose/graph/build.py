@@ -6,6 +6,8 @@ are collected, so a user fixes a graph in one pass.
 
 from __future__ import annotations
 
+import graphlib
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,11 +156,12 @@ def build_graph(raw: Any, path: Path | None = None) -> Graph:
         problems.add(("nodes",), "'nodes:' must be a non-empty list of nodes")
         raise GraphError(problems.items)
 
+    # every check runs on every node that resolved, so one pass reports a bad param, a bad wire and a
+    # cycle together; a wire to a node that did not resolve is that node's own error
     entries = _check_nodes(raw_nodes, problems)
-    if not problems.items:
-        _check_wiring(entries, problems)
-    if not problems.items:
-        order = _topological_order(entries, problems)
+    in_file = {str(n["name"]) for n in raw_nodes if isinstance(n, dict) and "name" in n}
+    _check_wiring(entries, problems, in_file)
+    order = _topological_order(entries, problems)
     if not problems.items:
         _check_schemas(entries, order, problems)
     if problems.items:
@@ -226,7 +229,7 @@ def _check_params(cls: type[Node], node_spec: NodeSpec, loc: tuple[Any, ...],
         return None
 
 
-def _check_wiring(entries: dict[str, NodeEntry], problems: _Problems) -> None:
+def _check_wiring(entries: dict[str, NodeEntry], problems: _Problems, in_file: set[str]) -> None:
     names = list(entries)
     for name, entry in entries.items():
         loc = ("nodes", _raw_index(problems.raw, name), "inputs")
@@ -237,6 +240,8 @@ def _check_wiring(entries: dict[str, NodeEntry], problems: _Problems) -> None:
                              f"{suggest(port, list(declared))}; its inputs: {', '.join(declared) or 'none'}", name)
                 continue
             producer = entries.get(edge.producer)
+            if producer is None and edge.producer in in_file:
+                continue  # the producer has an error of its own
             if producer is None:
                 problems.add(loc + (port,), f"input {port!r} comes from {edge.producer}.{edge.output}, but there is "
                              f"no node {edge.producer!r}{suggest(edge.producer, names)}", name)
@@ -254,7 +259,7 @@ def _check_wiring(entries: dict[str, NodeEntry], problems: _Problems) -> None:
             if port not in entry.inputs and port not in entry.cls.optional_inputs:
                 problems.add(("nodes", _raw_index(problems.raw, name)),
                              f"input {port!r} ({_type_name(declared[port])}) is not connected", name)
-    if not any(e.is_source for e in entries.values()):
+    if len(entries) == len(in_file) and not any(e.is_source for e in entries.values()):
         problems.add(("nodes",), "the graph has no source node (a node without inputs, such as capture)")
     interactive = [n for n, e in entries.items() if e.cls.interactive]
     if len(interactive) > 1:
@@ -263,25 +268,27 @@ def _check_wiring(entries: dict[str, NodeEntry], problems: _Problems) -> None:
 
 
 def _topological_order(entries: dict[str, NodeEntry], problems: _Problems) -> list[str]:
-    """Kahn's algorithm over forward edges; back edges must point upstream."""
-    pending = {name: {e.producer for e in entry.inputs.values() if not e.back_edge} for name, entry in entries.items()}
-    order: list[str] = []
-    ready = [name for name, deps in pending.items() if not deps]
-    while ready:
-        current = ready.pop(0)
-        order.append(current)
-        for name, deps in pending.items():
-            if current in deps:
-                deps.discard(current)
-                if not deps and name not in order and name not in ready:
-                    ready.append(name)
-    stuck = [name for name in entries if name not in order]
-    if stuck:
-        cycle = _find_cycle(entries, stuck)
+    """The nodes in data-flow order (file order among equals); a cycle of forward edges is an error
+    that names one actual loop; back edges must point upstream."""
+    position = {name: i for i, name in enumerate(entries)}
+    sorter = graphlib.TopologicalSorter({
+        name: [e.producer for e in entry.inputs.values() if not e.back_edge and e.producer in entries]
+        for name, entry in entries.items()})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = list(reversed(exc.args[1][1:]))  # graphlib lists a loop against the flow, its start repeated
+        last = max(cycle, key=position.__getitem__)  # start where the loop goes back up the file
+        cycle = cycle[cycle.index(last):] + cycle[:cycle.index(last)]
         problems.add(("nodes", _raw_index(problems.raw, cycle[0])),
                      f"the graph has a cycle through {' -> '.join(cycle + [cycle[0]])}; feedback needs "
                      f"'back_edge: true' on the input that goes upstream", cycle[0])
-        return order
+        return list(entries)
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=position.__getitem__)
+        order += ready
+        sorter.done(*ready)
     for name, entry in entries.items():
         for port, edge in entry.inputs.items():
             loc = ("nodes", _raw_index(problems.raw, name), "inputs", port)
@@ -347,18 +354,6 @@ def _is_poses(value: Any, poses: type) -> bool:
     return isinstance(value, type) and issubclass(value, poses)
 
 
-def _find_cycle(entries: dict[str, NodeEntry], stuck: list[str]) -> list[str]:
-    """One actual loop among the nodes Kahn's algorithm could not order."""
-    path: list[str] = []
-    current = stuck[0]
-    while current not in path:
-        path.append(current)
-        current = next(e.producer for e in entries[current].inputs.values()
-                       if not e.back_edge and e.producer in stuck)
-    loop = path[path.index(current):]
-    return list(reversed(loop))
-
-
 def _downstream(entries: dict[str, NodeEntry], start: str) -> set[str]:
     """Every node reachable from ``start`` along forward edges."""
     reached: set[str] = set()
@@ -380,7 +375,7 @@ def _check_single_source(entries: dict[str, NodeEntry], order: list[str], proble
         if entry.is_source:
             origin[name] = {name}
             continue
-        origin[name] = set().union(*(origin[e.producer] for e in entry.inputs.values() if not e.back_edge))
+        origin[name] = set().union(*(origin.get(e.producer, set()) for e in entry.inputs.values() if not e.back_edge))
         if len(origin[name]) > 1:
             problems.add(("nodes", _raw_index(problems.raw, name), "inputs"),
                          f"inputs come from different sources ({', '.join(sorted(origin[name]))}); inputs are "

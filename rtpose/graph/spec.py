@@ -24,7 +24,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-POLICIES = ("auto", "block", "latest", "drop_oldest")
 Policy = Literal["auto", "block", "latest", "drop_oldest"]
 
 

@@ -1,4 +1,9 @@
-"""YAML loading that remembers line numbers, so every graph error can say where it is."""
+"""YAML loading that remembers line numbers, so every graph error can say where it is.
+
+Safe by construction (a SafeLoader: tags cannot run code) and bounded: a file whose
+aliases expand to more than :data:`MAX_VALUES` values (a "billion laughs" alias bomb,
+700 bytes that expand to gigabytes once walked) is refused before anything walks it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from typing import Any
 import yaml
 
 from rtpose.errors import GraphError
+
+MAX_VALUES = 100_000
+"""The most values (scalars, lists, mappings) a graph file may hold with its aliases expanded."""
 
 
 class LineDict(dict):
@@ -56,12 +64,38 @@ def load_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise GraphError([f"{path}: cannot read graph file: {exc.strerror or exc}"]) from exc
+    loader = _LineLoader(text)
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = expanded_size(node, {})
+        if size > MAX_VALUES:
+            raise GraphError([f"{path}:{node.start_mark.line + 1}: its aliases (*name) expand to more than "
+                              f"{MAX_VALUES} values ({size}); a graph file needs far fewer: refusing it"])
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         raise GraphError([f"{path}{line}: invalid YAML: {exc.problem or exc}"]) from exc
+    except yaml.YAMLError as exc:
+        raise GraphError([f"{path}: invalid YAML: {exc}"]) from exc
+    finally:
+        loader.dispose()
+
+
+def expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is expanded, counted without expanding
+    (each distinct node once: an alias is the same node object as its anchor)."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    sizes[key] = 1  # a node that contains itself counts once
+    if isinstance(node, yaml.SequenceNode):
+        sizes[key] = 1 + sum(expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        sizes[key] = 1 + sum(expanded_size(k, sizes) + expanded_size(v, sizes) for k, v in node.value)
+    return sizes[key]
 
 
 def line_of(data: Any, path: tuple[Any, ...]) -> int:

@@ -115,6 +115,31 @@ class GpuTopDownPreprocessor:
         return out.contiguous(memory_format=memory_format)
 
 
+class GpuLetterbox:
+    """``image_bgr -> ((1, 3, H, W) float tensor, scale)`` on ``device``: YOLOX's letterbox
+    (:func:`rtpose.models.yolox.letterbox`) made on the GPU, so the frame crosses to the device once
+    as uint8 and is resized there. Same contract: BGR 0..255, top-left aligned, grey padded."""
+
+    def __init__(self, size_wh: Sequence[int], device: str | torch.device = "cuda",
+                 dtype: torch.dtype = torch.float32) -> None:
+        from rtpose.models.yolox import PAD_VALUE
+
+        self.width, self.height = int(size_wh[0]), int(size_wh[1])
+        self.pad = float(PAD_VALUE)
+        self.dtype = dtype
+        self.upload = GpuTopDownPreprocessor(device=device).upload  # pinned, reused host buffer
+
+    def __call__(self, image_bgr: np.ndarray) -> tuple[torch.Tensor, float]:
+        h, w = image_bgr.shape[:2]
+        scale = min(self.width / w, self.height / h)
+        new_w, new_h = min(self.width, round(w * scale)), min(self.height, round(h * scale))
+        image = self.upload(image_bgr)
+        resized = F.interpolate(image, size=(new_h, new_w), mode="bilinear", align_corners=False)
+        canvas = torch.full((1, 3, self.height, self.width), self.pad, dtype=torch.float32, device=image.device)
+        canvas[:, :, :new_h, :new_w] = resized.round().clamp_(0, 255)  # cv2 gives uint8 pixels
+        return canvas.to(self.dtype), float(scale)
+
+
 def pick_bucket(n: int, buckets: Sequence[int]) -> int:
     """The smallest bucket >= n (the largest if n exceeds them all: the caller chunks)."""
     if n < 1:

@@ -172,15 +172,29 @@ class YoloxDetector:
         self.classes = classes
         self.max_detections = max_detections
         self.strides = tuple(strides)
+        self.gpu_letterbox = _gpu_letterbox(self.backend, self.input_size)
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         """Detect in one HxWx3 uint8 BGR frame."""
-        tensor, scale = letterbox(image_bgr, self.input_size)
-        raw = self.backend.run(tensor)[0]
+        if self.gpu_letterbox is not None:  # the model runs on CUDA: letterbox there too
+            tensor, scale = self.gpu_letterbox(image_bgr)
+            raw = self.backend.run_torch(tensor)[0].float().cpu().numpy()
+        else:
+            tensor, scale = letterbox(image_bgr, self.input_size)
+            raw = self.backend.run(tensor)[0]
         decoded = decode_outputs(raw, self.input_size, self.strides)
         h, w = image_bgr.shape[:2]
         return postprocess(decoded, scale, (w, h), self.score_threshold, self.nms_threshold,
                            self.classes, self.max_detections)
+
+
+def _gpu_letterbox(backend: Backend, input_size: tuple[int, int]) -> Any:
+    """A GPU letterbox when the model runs on CUDA and takes device tensors (torch, TensorRT), else None."""
+    if backend.device != "cuda" or not hasattr(backend, "run_torch"):
+        return None
+    from rtpose.models.gpu_preprocess import GpuLetterbox
+
+    return GpuLetterbox(input_size, device="cuda")
 
 
 def _model_input_size(backend: Backend, given: Sequence[int] | None) -> tuple[int, int]:
@@ -189,7 +203,12 @@ def _model_input_size(backend: Backend, given: Sequence[int] | None) -> tuple[in
         return _as_size(given)
     shape = backend.input_shapes[0] if backend.input_shapes else ()
     h, w = static_dim(shape, 2), static_dim(shape, 3)
-    if len(shape) != 4 or h is None or w is None:
-        raise ModelError(f"cannot read a fixed input size from the model's input shape "
-                         f"{shape}: pass input_size=(width, height)")
+    model = backend.path or f"the {backend.name} model"
+    if len(shape) != 4 or (static_dim(shape, 1) not in (None, 3)):
+        raise ModelError(f"{model}: not a YOLOX detector: its input shape is {shape}, and YOLOX takes "
+                         "(1, 3, height, width) BGR images")
+    if h is None or w is None:
+        raise ModelError(f"{model}: the input's height and width are not fixed (shape {shape}), so the "
+                         "detector cannot tell what size to letterbox frames to: export the model with a "
+                         "fixed input size (or, from Python, pass YoloxDetector(..., input_size=(w, h)))")
     return w, h

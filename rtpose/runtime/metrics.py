@@ -3,11 +3,16 @@
 For every node: frames in/out, FPS, processing time p50/p99, time since capture
 (end-to-end latency at the sinks), queue depth and drops; plus a Chrome/Perfetto
 trace of every frame through every node.
+
+Percentiles come from a fixed-size uniform sample of the whole run per node (reservoir
+sampling): the memory is allocated once, however long the run, and a p99 of 4096 samples is
+as good as one of all of them for a summary.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -16,10 +21,33 @@ from typing import Any
 
 import numpy as np
 
+from rtpose.outputs import write_atomically
 from rtpose.runtime.inbox import EdgeStats
 
-KEEP_SAMPLES = 20_000
+RESERVOIR_SIZE = 4096
 MAX_TRACE_EVENTS = 2_000_000
+
+
+class Reservoir:
+    """A uniform random sample of at most ``size`` of all values added (Vitter's algorithm R),
+    in memory allocated once. Pairs of values (time per frame, time since capture) share
+    one slot, so both columns sample the same frames."""
+
+    def __init__(self, size: int = RESERVOIR_SIZE, columns: int = 2, seed: int = 0) -> None:
+        self._values = np.zeros((size, columns), np.float64)
+        self.seen = 0
+        self._random = random.Random(seed)
+
+    def add(self, *values: float) -> None:
+        size = len(self._values)
+        slot = self.seen if self.seen < size else self._random.randrange(self.seen + 1)
+        self.seen += 1
+        if slot < size:
+            self._values[slot] = values
+
+    def sample(self) -> np.ndarray:
+        """A copy of the kept values, one row per sampled frame."""
+        return self._values[:min(self.seen, len(self._values))].copy()
 
 
 @dataclass
@@ -29,8 +57,7 @@ class _NodeRecord:
     source_dropped: int = 0
     first_out: float | None = None
     last_out: float | None = None
-    process_s: deque = field(default_factory=lambda: deque(maxlen=KEEP_SAMPLES))
-    since_capture_s: deque = field(default_factory=lambda: deque(maxlen=KEEP_SAMPLES))
+    times_s: Reservoir = field(default_factory=Reservoir)  # (process, since capture) per sampled frame
     recent_out: deque = field(default_factory=lambda: deque(maxlen=60))
 
 
@@ -57,8 +84,7 @@ class Metrics:
             rec.frames_out += 1
             rec.first_out = end if rec.first_out is None else rec.first_out
             rec.last_out = end
-            rec.process_s.append(end - start)
-            rec.since_capture_s.append(end - captured)
+            rec.times_s.add(end - start, end - captured)
             rec.recent_out.append(end)
             if self._trace is not None and len(self._trace) < MAX_TRACE_EVENTS:
                 self._trace.append((node, source, index, start, end))
@@ -74,16 +100,16 @@ class Metrics:
         a dashboard asking often never holds up the node threads that record every frame.
         """
         with self._lock:
-            copies = {name: (list(rec.process_s), list(rec.since_capture_s), list(rec.recent_out),
+            copies = {name: (rec.times_s.sample(), list(rec.recent_out),
                              rec.frames_in, rec.frames_out, rec.first_out, rec.last_out, rec.source_dropped)
                       for name, rec in self._records.items()}
         return {name: self._node_figures(name, *copy) for name, copy in copies.items()}
 
-    def _node_figures(self, name: str, process_s: list[float], since_capture_s: list[float], recent: list[float],
+    def _node_figures(self, name: str, times_s: np.ndarray, recent: list[float],
                       frames_in: int, frames_out: int, first_out: float | None, last_out: float | None,
                       source_dropped: int) -> dict[str, Any]:
-        process = np.asarray(process_s) * 1000.0
-        since = np.asarray(since_capture_s) * 1000.0
+        process = times_s[:, 0] * 1000.0
+        since = times_s[:, 1] * 1000.0
         edges = self._edges.get(name, {})
         span = (last_out - first_out) if first_out is not None and last_out is not None else 0.0
         recent_span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
@@ -108,7 +134,7 @@ class Metrics:
 
     def write_json(self, path: Path, extra: dict[str, Any] | None = None) -> None:
         payload = {"nodes": self.snapshot(), **(extra or {})}
-        Path(path).write_text(json.dumps(payload, indent=2))
+        write_atomically(path, json.dumps(payload, indent=2), "metrics")
 
     def write_trace(self, path: Path) -> None:
         """Chrome trace format (open in ui.perfetto.dev or chrome://tracing): one lane per node."""
@@ -123,7 +149,7 @@ class Metrics:
             events.append({"name": f"{source}#{index}", "cat": self._types[node], "ph": "X", "pid": 1,
                            "tid": lanes[node], "ts": (start - origin) * 1e6, "dur": (end - start) * 1e6,
                            "args": {"frame": index, "source": source}})
-        Path(path).write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}))
+        write_atomically(path, json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}), "trace")
 
 
 def _percentile(values: np.ndarray, q: float) -> float:

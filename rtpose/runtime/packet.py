@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-
-@dataclass(frozen=True)
-class Span:
-    """One node's work on one frame, in ``time.monotonic()`` seconds."""
-
-    node: str
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)
@@ -21,15 +12,14 @@ class Packet:
 
     ``index`` counts the frames read by ``source`` (so frames dropped at the source
     leave gaps); ``segment`` is the source's run of continuous frames the frame belongs to
-    (see :attr:`rtpose.types.Image.segment`); ``captured`` is when the frame left the source; ``spans`` is every
-    node the frame's data passed through on the way here.
+    (see :attr:`rtpose.types.Image.segment`); ``captured`` is when the frame left the source.
+    Per-node timing is recorded by the metrics as each node finishes, not carried along.
     """
 
     source: str
     index: int
     captured: float
     value: Any = None
-    spans: tuple[Span, ...] = field(default=())
     end: bool = False
     segment: int = 0
 

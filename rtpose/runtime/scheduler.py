@@ -7,14 +7,23 @@ Life of a run:
    turned out live) and sources start;
 3. frames flow; a source's end of stream travels down every edge and each node
    thread ends when all its inputs have ended;
-4. an exception in any node, Ctrl-C, or the window closing sets one stop event that
-   every thread checks at least every 50 ms; ``close()`` runs on each node's thread.
+4. an exception in any node, Ctrl-C, SIGTERM, or the window closing sets one stop event that
+   every thread checks at least every 50 ms; the main thread then calls every node's
+   ``interrupt()`` (a source blocked in a reconnect wait returns at once), and ``close()``
+   runs on each node's thread. A source that fails ends its stream instead: what it
+   delivered before still reaches every sink, then the run ends with its error.
+
+Deadlines: after a stop, every thread has ``grace`` seconds to end, and a ``close()`` has
+``grace`` seconds at any time (also at a normal end of stream). A node that does not make
+it is reported by name, with what it was doing and its thread's stack, and the run returns
+anyway (its threads are daemons; the command line then exits without waiting for them).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -27,7 +36,7 @@ from rtpose.node import FrameInfo, Node
 from rtpose.runtime.flow import FlowLimiter, LostFrames
 from rtpose.runtime.inbox import WAIT_SLICE, BackSlot, Inbox
 from rtpose.runtime.metrics import Metrics
-from rtpose.runtime.packet import Packet, Span, end_of_stream
+from rtpose.runtime.packet import Packet, end_of_stream
 
 log = logging.getLogger("rtpose.runtime")
 
@@ -35,41 +44,73 @@ DEFAULT_CAPACITY = {"block": 4, "latest": 1, "drop_oldest": 8}
 BACK_EDGE_TIMEOUT = 1.0
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+
+
+@dataclass(frozen=True)
+class StuckNode:
+    """A node whose thread did not end within the grace period: where it was, for how long, its stack."""
+
+    node: str
+    phase: str  # "open", "process", "reset", "close", or "waiting" (for frames or to start)
+    seconds: float
+    stack: str
+
+    def describe(self) -> str:
+        if self.phase in ("open", "process", "reset", "close"):
+            return f"node {self.node!r} did not return from {self.phase}() for {self.seconds:.1f} s"
+        return f"node {self.node!r} did not stop ({self.phase} for {self.seconds:.1f} s)"
+
+
 @dataclass
 class RunResult:
     """How a run ended."""
 
     error: NodeFailed | None = None
-    interrupted: bool = False
-    window_closed: bool = False
-    stuck_threads: list[str] = field(default_factory=list)
+    signal: int | None = None
+    stuck: list[StuckNode] = field(default_factory=list)
     elapsed: float = 0.0
 
     @property
+    def interrupted(self) -> bool:
+        return self.signal is not None
+
+    @property
+    def stuck_threads(self) -> list[str]:
+        return [f"rtpose:{s.node}" for s in self.stuck]
+
+    @property
     def exit_code(self) -> int:
-        if self.error is not None or self.stuck_threads:
-            return 1
-        return 130 if self.interrupted else 0
+        """128 + the signal that stopped the run (130 SIGINT, 143 SIGTERM); 1 for a failure; else 0."""
+        if self.signal is not None:
+            return 128 + int(self.signal)
+        return 1 if self.error is not None or self.stuck else 0
 
 
 class GraphRunner:
     """Runs a :class:`Graph` until its sources end, a node fails, or it is stopped."""
 
     def __init__(self, graph: Graph, *, max_frames: int | None = None, trace: bool = False,
-                 stop_timeout: float = 2.0) -> None:
+                 grace: float = 2.0) -> None:
         self.graph = graph
         self.max_frames = max_frames
-        self.stop_timeout = stop_timeout
+        self.grace = grace
         self.metrics = Metrics({name: e.cls.type_name for name, e in graph.nodes.items()}, trace=trace)
         self.nodes: dict[str, Node] = {}
-        self._stop = threading.Event()
+        self._wind_down = threading.Event()  # sources stop; frames in the graph still reach the sinks
+        self._stop = threading.Event()  # everything stops; what is still queued is dropped
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self._opened: set[str] = set()
         self._finished: set[str] = set()
         self._all_finished = threading.Event()
+        self._paused = threading.Event()
         self._error: NodeFailed | None = None
-        self._interrupted = False
+        self._signal: int | None = None
+        self._hurry = False  # a second signal: give up waiting for the nodes
+        self._phase: dict[str, tuple[str, float]] = {}  # node -> (what its thread does, since when)
+        self._failed_source: str | None = None  # a source that failed: its frames drain, then the run stops
         self._sinks = set(graph.sinks())
         self._inboxes: dict[str, Inbox] = {}
         self._back_slots: dict[tuple[str, str], BackSlot] = {}
@@ -81,90 +122,148 @@ class GraphRunner:
     # ---- control ---------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask every node to stop; safe from any thread or a signal handler."""
+        """Ask the graph to stop; safe from any thread or a signal handler.
+
+        Sources stop at once; frames already in the graph have half the grace period to
+        reach the sinks (what is still queued then is dropped), every node the whole of it.
+        """
+        self._wind_down.set()
+
+    def _halt(self) -> None:
+        """Stop everything now (a node failed): queued frames are dropped."""
+        self._wind_down.set()
         self._stop.set()
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return self._wind_down.is_set()
 
     def run(self, on_tick: Callable[[], None] | None = None) -> RunResult:
-        """Run to the end on the calling thread (the main thread, for a window and Ctrl-C).
+        """Run to the end on the calling thread (the main thread, for a window and signals).
 
         ``on_tick`` is called from this thread about every 50 ms while no window runs
         (the CLI draws its progress bar with it).
         """
         started = time.monotonic()
-        previous_handler = self._install_sigint()
+        previous_handlers = self._install_signal_handlers()
         result = RunResult()
         try:
             for name, entry in self.graph.nodes.items():
                 node = entry.cls(name, entry.params)
                 node._stats_provider = self.metrics.snapshot  # type: ignore[attr-defined]
+                node._pause_control = self._pause_files  # type: ignore[attr-defined]
                 self.nodes[name] = node
                 thread = threading.Thread(target=self._node_thread, args=(name,), name=f"rtpose:{name}", daemon=True)
                 self._threads.append(thread)
+            log.info("graph %r opening: %s", self.graph.name, ", ".join(self.nodes))
             for thread in self._threads:
                 thread.start()
-            self._wait_until_open()
+            self._wait_until_open(on_tick)
             ui = next((n for n in self.nodes.values() if n.interactive), None)
-            if ui is not None and self._ready.is_set() and not self._stop.is_set():
-                ui.ui_loop(lambda: self._stop.is_set() or self._all_finished.is_set())
-                result.window_closed = not self._all_finished.is_set() and not self._stop.is_set()
-                self._stop.set()
-            while not self._all_finished.wait(WAIT_SLICE):
-                if on_tick is not None:
-                    on_tick()
-        except KeyboardInterrupt:
-            self._interrupted = True
+            if ui is not None and self._ready.is_set() and not self._wind_down.is_set():
+                ui.ui_loop(lambda: self._wind_down.is_set() or (self._all_finished.is_set() and not ui.stays_open))
+                self._wind_down.set()
+            result.stuck = self._supervise(on_tick)
+        except KeyboardInterrupt:  # signals arrive this way only when run off the main thread's handlers
+            self._signal = self._signal or signal.SIGINT
+            self._wind_down.set()
+            result.stuck = self._supervise(None)
         finally:
-            self._stop.set()
-            result.stuck_threads = self._join_threads()
-            self._restore_sigint(previous_handler)
+            self._halt()
+            self._restore_signal_handlers(previous_handlers)
         result.error = self._error
-        result.interrupted = self._interrupted
+        result.signal = self._signal
         result.elapsed = time.monotonic() - started
         return result
 
-    def _install_sigint(self) -> Any:
+    def _install_signal_handlers(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
-            return None
+            return {}
 
-        def on_sigint(signum: int, frame: Any) -> None:
-            self._interrupted = True
-            self._stop.set()
+        def on_signal(signum: int, frame: Any) -> None:
+            if self._signal is not None:
+                self._hurry = True  # asked twice: stop waiting for the nodes
+            self._signal = self._signal or signum
+            self._wind_down.set()
 
-        return signal.signal(signal.SIGINT, on_sigint)
+        return {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
 
     @staticmethod
-    def _restore_sigint(previous: Any) -> None:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
-    def _join_threads(self) -> list[str]:
-        deadline = time.monotonic() + self.stop_timeout
+    def _supervise(self, on_tick: Callable[[], None] | None) -> list[StuckNode]:
+        """Wait for every node thread, with deadlines; return the nodes that missed theirs.
+
+        After a stop, every node is interrupted once, frames in flight have ``grace / 2``
+        seconds to drain, and every node ``grace`` seconds to end; a ``close()`` gets
+        ``grace`` seconds at any time.
+        """
+        stopped_at: float | None = None
+        while not self._all_finished.wait(WAIT_SLICE):
+            if on_tick is not None:
+                on_tick()
+            now = time.monotonic()
+            if self._wind_down.is_set() and stopped_at is None:
+                stopped_at = now
+                self._interrupt_nodes()
+            if stopped_at is not None and not self._stop.is_set() and now - stopped_at > self.grace / 2:
+                log.info("frames still in the graph %.1f s after the stop are dropped", self.grace / 2)
+                self._stop.set()
+            if stopped_at is not None and (self._hurry or now - stopped_at > self.grace):
+                return self._stuck_nodes(now)
+            late = [name for name, (phase, since) in list(self._phase.items())
+                    if phase == "close" and now - since > self.grace]
+            if late:
+                self._halt()
+                self._interrupt_nodes()
+                return self._stuck_nodes(now)
+        return []
+
+    def _interrupt_nodes(self) -> None:
+        for name, node in self.nodes.items():
+            try:
+                node.interrupt()
+            except Exception:  # noqa: BLE001 - a broken interrupt() must not keep the others running
+                log.exception("node %r: interrupt() failed", name)
+
+    def _stuck_nodes(self, now: float) -> list[StuckNode]:
+        frames = sys._current_frames()
+        stuck = []
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [t.name for t in self._threads if t.is_alive()]
-        for name in stuck:
-            log.error("thread %s did not stop within %.1f s", name, self.stop_timeout)
+            if not thread.is_alive():
+                continue
+            name = thread.name.removeprefix("rtpose:")
+            phase, since = self._phase.get(name, ("open", now))
+            frame = frames.get(thread.ident or -1)
+            stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack: thread ending)\n"
+            stuck.append(StuckNode(name, phase, now - since, stack))
+            log.error("node %r did not stop within %.1f s (in %s)", name, self.grace, phase)
         return stuck
 
-    def _fail(self, name: str, exc: BaseException) -> None:
+    def _fail(self, name: str, exc: BaseException, drain: bool = False) -> None:
+        """Record the first failure; stop the graph, or with ``drain`` (a source that failed
+        while reading) let what it already delivered reach the sinks first."""
         with self._lock:
             if self._error is None:
                 self._error = NodeFailed(name, traceback.format_exc(), exc)
-        self._stop.set()
+            if drain and self._failed_source is None:
+                self._failed_source = name
+                return
+        self._halt()
 
     # ---- set-up ----------------------------------------------------------------------------
 
-    def _wait_until_open(self) -> None:
-        while not self._stop.is_set():
+    def _wait_until_open(self, on_tick: Callable[[], None] | None) -> None:
+        while not self._wind_down.is_set():
             with self._lock:
                 if len(self._opened) == len(self.nodes):
                     break
-            time.sleep(WAIT_SLICE / 5)
-        if self._stop.is_set():
+            if on_tick is not None:
+                on_tick()
+            self._wind_down.wait(WAIT_SLICE / 5)
+        if self._wind_down.is_set():
             return
         self._make_queues()
         self._ready.set()
@@ -208,31 +307,52 @@ class GraphRunner:
 
     def _node_thread(self, name: str) -> None:
         node = self.nodes[name]
-        opened = False
+        is_source = self.graph.nodes[name].is_source
+        opened = running = False
         try:
+            self._phase[name] = ("open", time.monotonic())
             node.open()
             opened = True
+            self._phase[name] = ("waiting", time.monotonic())
             with self._lock:
                 self._opened.add(name)
             while not self._ready.wait(WAIT_SLICE):
-                if self._stop.is_set():
+                if self._wind_down.is_set():
                     return
-            if self.graph.nodes[name].is_source:
+            running = True
+            if is_source:
                 self._run_source(name, node)
             else:
                 self._run_node(name, node)
         except BaseException as exc:  # noqa: BLE001 - any failure stops the graph with its traceback
-            self._fail(name, exc)
+            self._fail(name, exc, drain=is_source and running)
         finally:
             if opened:
+                self._phase[name] = ("close", time.monotonic())
                 try:
                     node.close()
                 except Exception as exc:  # noqa: BLE001
                     self._fail(name, exc)
-            with self._lock:
-                self._finished.add(name)
-                if len(self._finished) == len(self.nodes):
-                    self._all_finished.set()
+            self._phase[name] = ("done", time.monotonic())
+            self._finished_node(name)
+
+    def _finished_node(self, name: str) -> None:
+        with self._lock:
+            self._finished.add(name)
+            if len(self._finished) == len(self.nodes):
+                self._all_finished.set()
+            failed = self._failed_source
+            drained = failed is not None and all(
+                n in self._finished for n in self.graph.nodes if self.graph.source_of(n) == failed)
+        if drained:
+            self._halt()  # the failed source's frames reached every sink: end the other sources too
+
+    def _pause_files(self, paused: bool) -> None:
+        """Hold (or release) the sources that are not live; cameras and streams keep capturing."""
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
 
     def _run_source(self, name: str, node: Node) -> None:
         limiter = self._limiters.get(name)
@@ -240,14 +360,20 @@ class GraphRunner:
         next_due = time.monotonic()
         index = emitted = 0
         try:
-            while not self._stop.is_set():
+            while not self._wind_down.is_set():
+                if self._paused.is_set() and not node.live:
+                    self._wind_down.wait(WAIT_SLICE)
+                    next_due = time.monotonic()
+                    continue
                 if period:
-                    if self._stop.wait(max(0.0, next_due - time.monotonic())):
+                    if self._wind_down.wait(max(0.0, next_due - time.monotonic())):
                         break
                     next_due = max(next_due + period, time.monotonic() - period)
                 start = time.monotonic()
+                self._phase[name] = ("process", start)
                 outputs = node.process()
                 end = time.monotonic()
+                self._phase[name] = ("waiting", end)
                 if outputs is None:
                     break
                 self._check_outputs(name, node, outputs)
@@ -256,7 +382,7 @@ class GraphRunner:
                     self.metrics.source_dropped(name)
                     continue
                 self.metrics.processed(name, name, index - 1, end, start, end)
-                self._emit(name, name, index - 1, end, (Span(name, start, end),), outputs, node.segment)
+                self._emit(name, name, index - 1, end, outputs, node.segment)
                 emitted += 1
                 if self.max_frames is not None and emitted >= self.max_frames:
                     break
@@ -282,6 +408,7 @@ class GraphRunner:
                 lost = self._lost[first.source]
                 new_segment = previous_segment is not None and first.segment != previous_segment
                 if new_segment:
+                    self._phase[name] = ("reset", time.monotonic())
                     node.reset()
                     previous_index = None  # what was fed back belongs to the old segment
                 for port, slot in back_ports.items():
@@ -289,12 +416,13 @@ class GraphRunner:
                     inputs[port] = fed_back.value if fed_back is not None else None
                 node.frame = FrameInfo(first.source, first.index, first.captured, first.segment)
                 start = time.monotonic()
+                self._phase[name] = ("process", start)
                 outputs = node.process(**inputs)
                 end = time.monotonic()
+                self._phase[name] = ("waiting", end)
                 self._check_outputs(name, node, outputs)
-                spans = _merge_spans(joined.values()) + (Span(name, start, end),)
                 self.metrics.processed(name, first.source, first.index, first.captured, start, end)
-                self._emit(name, first.source, first.index, first.captured, spans, outputs or {}, first.segment)
+                self._emit(name, first.source, first.index, first.captured, outputs or {}, first.segment)
                 previous_index, previous_segment = first.index, first.segment
         finally:
             self._emit_end(name)
@@ -310,11 +438,10 @@ class GraphRunner:
                             f"{sorted(declared)}, got {given}")
 
     def _emit(self, producer: str, source: str, index: int, captured: float,
-              spans: tuple[Span, ...], outputs: dict[str, Any], segment: int) -> None:
+              outputs: dict[str, Any], segment: int) -> None:
         limiter = self._limiters.get(source)
         for edge in self._out_edges[producer]:
-            packet = Packet(source=source, index=index, captured=captured, value=outputs[edge.output], spans=spans,
-                            segment=segment)
+            packet = Packet(source=source, index=index, captured=captured, value=outputs[edge.output], segment=segment)
             if edge.back_edge:
                 self._back_slots[(edge.consumer, edge.input)].put(packet)
                 continue
@@ -329,11 +456,3 @@ class GraphRunner:
                 self._back_slots[(edge.consumer, edge.input)].put(packet)
             elif edge.consumer in self._inboxes:
                 self._inboxes[edge.consumer].put(edge.input, packet)
-
-
-def _merge_spans(packets: Any) -> tuple[Span, ...]:
-    seen: dict[tuple[str, float], Span] = {}
-    for packet in packets:
-        for span in packet.spans:
-            seen.setdefault((span.node, span.start), span)
-    return tuple(sorted(seen.values(), key=lambda s: s.start))

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from rtpose.tracking.appearance import appearance_distance, torso_histograms
-from rtpose.tracking.guided import GUIDE_PADDING, confident_pose_boxes
+from rtpose.tracking.guided import GUIDE_PADDING, confident_pose_boxes, pose_confidence
 from rtpose.tracking.kalman_box import KalmanBoxFilter
 from rtpose.tracking.oks import iou_matrix, oks_matrix
 from rtpose.types import Detections, Poses, Tracks
@@ -108,6 +108,13 @@ class ByteTracker:
         appearance_momentum: weight of the old histogram when a track's appearance is updated.
         clean_iou: a track learns its appearance only on frames where its box overlaps no other
             tracked box by more than this IoU (otherwise it would learn the colours of the occluder).
+        pose_nms_oks: pose NMS (as AlphaPose's): two tracks whose previous poses have an OKS of at least
+            this, on at least ``pose_nms_keypoints`` keypoints confident in both, are one person (a crop
+            latched onto the person in front, or two boxes on one person): the better one is kept (the
+            one whose colours fit, then the one a detection found, then the more confident pose) and the
+            other is hidden (lost: not shown, not matched on this frame, predicted from its motion and
+            given its id back by a later detection or its colours). 1 or more: off.
+        pose_nms_keypoints: see ``pose_nms_oks``.
     """
 
     def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, match_thresh: float = 0.8,
@@ -117,7 +124,8 @@ class ByteTracker:
                  pose_keypoint_score: float = 0.3, pose_min_keypoints: int = 8, pose_min_score: float = 0.5,
                  pose_padding: float = GUIDE_PADDING, duplicate_oks: float = 0.7,
                  appearance_veto: float = 0.6, reid_distance: float = 0.4, reid_buffer: int = 150,
-                 appearance_momentum: float = 0.9, clean_iou: float = 0.3) -> None:
+                 appearance_momentum: float = 0.9, clean_iou: float = 0.3, pose_nms_oks: float = 1.0,
+                 pose_nms_keypoints: int = 4) -> None:
         if not 0 <= low_thresh <= high_thresh:
             raise ValueError(f"need 0 <= low_thresh <= high_thresh, got {low_thresh}, {high_thresh}")
         if min_hits < 1 or track_buffer < 0:
@@ -143,6 +151,9 @@ class ByteTracker:
         self.reid_buffer = reid_buffer
         self.appearance_momentum = appearance_momentum
         self.clean_iou = clean_iou
+        self.pose_nms_oks = pose_nms_oks
+        self.pose_nms_keypoints = pose_nms_keypoints
+        self._suppressed: set[int] = set()
         self.frame_id = 0
         self._tracks: list[_Track] = []
         self._next_id = 1
@@ -168,12 +179,17 @@ class ByteTracker:
         Outputs only confirmed tracks matched (or continued) in this frame, sorted by track id.
         As in ByteTrack, the people of the first frame are confirmed at once (there is no earlier
         frame to confirm them on), so they continue from their poses when the detector then skips.
+        On that frame every detection of at least ``low_thresh`` starts a track, not only those of
+        ``new_track_thresh``: without an earlier frame the detector's own judgement is all there is,
+        so a photo (a segment of one frame, after :meth:`reset`) gets the people a detector-only
+        graph gets.
         """
         self.frame_id += 1
         if keypoints is None and isinstance(detections, Poses) and len(detections):
             keypoints = detections.keypoints
         kps = None if keypoints is None else np.asarray(keypoints, np.float32).reshape(len(detections), -1, 3)
         boxes, scores = detections.boxes, detections.scores
+        self._suppress_duplicate_poses(previous, image)
         for t in self._tracks:
             t.det_index, t.seen = -1, None
             t.kf.predict(freeze_height=t.state == TrackState.LOST)
@@ -183,7 +199,8 @@ class ByteTracker:
         by_state = {s: [t for t in self._tracks if t.state == s] for s in TrackState}
 
         # Stage 1: confident detections against every tracked or lost track.
-        pool = by_state[TrackState.CONFIRMED] + [t for t in by_state[TrackState.LOST] if self._predictable(t)]
+        pool = by_state[TrackState.CONFIRMED] + [t for t in by_state[TrackState.LOST]
+                                                  if self._predictable(t) and t.track_id not in self._suppressed]
         looks = torso_histograms(image, boxes) if image is not None else None
         left_tracks, left_high = self._match(pool, high, detections, kps, self.match_thresh, self.fuse_score,
                                              looks=looks)
@@ -201,7 +218,10 @@ class ByteTracker:
                                       self.tentative_match_thresh, self.fuse_score)
         for t in dead:
             t.state = TrackState.REMOVED
-        left_high = left_high[scores[left_high] >= self.new_track_thresh]
+        if self.frame_id == 1:  # a segment's first frame: nothing earlier confirms or refutes a detection
+            left_high = np.flatnonzero(scores >= self.low_thresh)
+        else:
+            left_high = left_high[scores[left_high] >= self.new_track_thresh]
         if image is not None:
             left_high = self._reidentify(left_high, detections, kps, looks)
         for di in left_high:
@@ -262,7 +282,7 @@ class ByteTracker:
         wh = boxes[:, 2:] - boxes[:, :2]
         areas = wh[:, 0] * wh[:, 1] * _BOX_TO_OKS_AREA
         left = []
-        candidates = [(t, row.get(t.track_id, -1)) for t in tracks]
+        candidates = [(t, -1 if t.track_id in self._suppressed else row.get(t.track_id, -1)) for t in tracks]
         for t, i in sorted(candidates, key=lambda c: -confidence[c[1]] if c[1] >= 0 else 0.0):
             if i < 0 or not ok[i]:
                 left.append(t)
@@ -306,6 +326,48 @@ class ByteTracker:
                 self._hit(lost[r], int(det_idx[c]), detections, kps, looks)
                 revived.add(int(c))
         return np.array([d for j, d in enumerate(det_idx) if j not in revived], np.int64)
+
+    def _suppress_duplicate_poses(self, previous: Poses | None, image: np.ndarray | None) -> None:
+        """Pose NMS on the previous frame's poses (see ``pose_nms_oks``): the worse track of each
+        duplicate pair is hidden (lost) and takes no part in this frame's pose continuation. Given
+        ``image``, "better" first means: the track whose colours are those around the pose."""
+        self._suppressed = set()
+        if self.pose_nms_oks >= 1 or previous is None or len(previous) < 2:
+            return
+        shown = {t.track_id: t for t in self._tracks
+                 if t.track_id >= 0 and t.state == TrackState.CONFIRMED and t.last_frame == self.frame_id - 1}
+        rows = [i for i, tid in enumerate(previous.track_ids.tolist()) if tid in shown]
+        if len(rows) < 2:
+            return
+        poses = previous.take(rows)
+        tracks = [shown[int(tid)] for tid in poses.track_ids]
+        wh = poses.boxes[:, 2:] - poses.boxes[:, :2]
+        oks = oks_matrix(poses.keypoints, poses.keypoints, wh[:, 0] * wh[:, 1] * _BOX_TO_OKS_AREA,
+                         poses.schema.oks_sigmas(), self.pose_keypoint_score)
+        oks = np.nan_to_num(np.fmax(oks, oks.T), nan=0.0)  # at the larger person's scale: a partial pose counts
+        confident = poses.keypoints[..., 2] >= self.pose_keypoint_score
+        duplicate = (oks >= self.pose_nms_oks) & ((confident[:, None] & confident[None]).sum(-1)
+                                                  >= self.pose_nms_keypoints)
+        np.fill_diagonal(duplicate, False)
+        if not duplicate.any():
+            return
+        _, confidence = pose_confidence(poses.keypoints, self.pose_keypoint_score)
+        boxes, _, _ = confident_pose_boxes(poses, self.pose_keypoint_score, 1, 0.0, self.pose_padding)
+        looks = None if image is None else torso_histograms(image, np.nan_to_num(boxes))
+
+        def merit(i: int) -> tuple[float, bool, float]:
+            t = tracks[i]
+            known = t.appearance is not None and looks is not None
+            distance = appearance_distance(t.appearance, looks[i])[0, 0] if known else self.reid_distance
+            return -float(distance), t.det_index >= 0, float(confidence[i])
+
+        kept: list[int] = []
+        for i in sorted(range(len(tracks)), key=merit, reverse=True):
+            if duplicate[i, kept].any():
+                tracks[i].state = TrackState.LOST
+                self._suppressed.add(tracks[i].track_id)
+            else:
+                kept.append(i)
 
     def _learn_appearance(self, image: np.ndarray) -> None:
         """Update the appearance of every track seen this frame whose box overlaps no other's."""

@@ -55,6 +55,32 @@ def people_arrays(item: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]
     return boxes, ids, kps
 
 
+def coco_frames(annotations: dict[str, Any], file_names: Sequence[str],
+                unlabel: Sequence[int] = (), labelled_visible: bool = False) -> list[dict[str, Any]]:
+    """Ground-truth frames (the ``gt.json`` shape above) from a COCO-format keypoint file (COCO,
+    PoseTrack), one per entry of ``file_names`` (the images' ``file_name``), in that order: the
+    photos of an image folder as the metrics see a clip. Crowd regions and people without labelled
+    keypoints are left out; keypoints at ``unlabel`` get v = 0 (e.g. PoseTrack's head_bottom and
+    head_top, which stand where COCO has the eyes). ``labelled_visible``: every labelled keypoint
+    counts as visible (v = 2), for sets that label all with v = 1 (PoseTrack) and so would give no
+    pose to match by. The annotation id is the person's ``track_id``."""
+    image_id = {image["file_name"]: image["id"] for image in annotations["images"]}
+    missing = [name for name in file_names if name not in image_id]
+    if missing:
+        raise ValueError(f"no image {missing[0]!r} in the annotations (they have {sorted(image_id)[:5]} ...)")
+    by_image: dict[Any, list[dict[str, Any]]] = {}
+    for a in annotations["annotations"]:
+        if a.get("iscrowd") or not a.get("num_keypoints"):
+            continue
+        kps = np.asarray(a["keypoints"], np.float64).reshape(-1, 3)
+        kps[list(unlabel), 2] = 0
+        if labelled_visible:
+            kps[kps[:, 2] > 0, 2] = 2
+        by_image.setdefault(a["image_id"], []).append(
+            {"track_id": int(a["id"]), "bbox": list(map(float, a["bbox"])), "keypoints": kps.tolist()})
+    return [{"frame": i, "people": by_image.get(image_id[name], [])} for i, name in enumerate(file_names)]
+
+
 def match_boxes(gt_boxes: np.ndarray, pred_boxes: np.ndarray, min_iou: float = MIN_IOU) -> list[tuple[int, int]]:
     """Pairs (gt index, output index) of the IoU-maximising assignment with IoU >= ``min_iou``."""
     if len(gt_boxes) == 0 or len(pred_boxes) == 0:

@@ -15,6 +15,8 @@ and the detector (the costliest model of the body graph) can be skipped. Two par
 
   - every ``every`` frames (counted from its last run), to find people who entered,
   - when nobody is tracked,
+  - on the first frame of every segment (:meth:`DetectionSchedule.reset`: each photo of a folder,
+    the frame after a video looped or a stream reconnected), where nothing earlier can guide it,
   - when a track was lost (an id of the frame before is gone: a weak pose, a person hidden),
   - when a track box touches the frame border (someone leaving, or entering beside them),
   - when two track boxes overlap (people crossing: a crop around one can latch onto the other),
@@ -142,6 +144,7 @@ class DetectionSchedule:
     reasons: dict[str, int] = field(default_factory=dict, init=False)
     _last_detected: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32), init=False)
     _last_ids: set[int] = field(default_factory=set, init=False)
+    _new_segment: bool = field(default=False, init=False)  # set by reset(); the first frame always runs anyway
 
     def __post_init__(self) -> None:
         if self.every < 1:
@@ -152,7 +155,8 @@ class DetectionSchedule:
         ids = set() if previous is None else {int(i) for i in previous.track_ids}
         lost = bool(self._last_ids - ids)
         self._last_ids = ids
-        decision = self._decide(previous, lost, width, height)
+        decision = Decision(True, "new segment") if self._new_segment else self._decide(previous, lost, width, height)
+        self._new_segment = False
         self.frames += 1
         self.since_run = 0 if decision.run else self.since_run + 1
         self.runs += decision.run
@@ -182,6 +186,15 @@ class DetectionSchedule:
             if iou.max() > self.max_overlap:
                 return Decision(True, "people overlap")
         return Decision(False, "skipped")
+
+    def reset(self) -> None:
+        """A new segment starts (a photo, a loop, a reconnect): the next frame is detected whatever
+        ``previous`` says, and nothing of the last segment (its tracks, its detections) counts any more.
+        The counters (``runs``, ``frames``, ``reasons``) keep adding up over the whole run."""
+        self.since_run = 0
+        self._last_detected = np.zeros((0, 4), np.float32)
+        self._last_ids = set()
+        self._new_segment = True
 
     def detected(self, detections: Detections) -> None:
         """Tell the schedule what a detector run found (its confident boxes are checked against

@@ -24,7 +24,9 @@ from typing import Literal, Protocol
 
 import numpy as np
 from filterpy.common import Q_discrete_white_noise
+from pydantic import Field
 
+from rtpose.node import Params
 from rtpose.types import Poses
 
 _EPS = 1e-3
@@ -84,21 +86,21 @@ class _Bank:
 
 
 def _gap_output(keypoints: np.ndarray, seen: np.ndarray, estimate: np.ndarray, st: dict[str, np.ndarray],
-                max_missing: int) -> np.ndarray:
+                max_missing: int, dims: int = 2) -> np.ndarray:
     """Smoothed positions; predicted keypoints get a fading score, unseen unpredicted ones score 0.
 
     Updates ``st["alive"]``, ``st["missing"]`` and ``st["last_score"]`` in place.
     """
     st["missing"] = np.where(seen, 0, st["missing"] + 1)
-    st["last_score"] = np.where(seen, keypoints[..., 2], st["last_score"])
+    st["last_score"] = np.where(seen, keypoints[..., dims], st["last_score"])
     expired = st["alive"] & (st["missing"] > max_missing)
     st["alive"] &= ~expired
     alive = st["alive"]
     out = keypoints.astype(np.float32)  # a copy
-    out[..., :2] = np.where(alive[..., None], estimate, out[..., :2])
+    out[..., :dims] = np.where(alive[..., None], estimate, out[..., :dims])
     fade = 1.0 - st["missing"] / (max_missing + 1.0)
-    out[..., 2] = np.where(alive & ~seen, st["last_score"] * fade, out[..., 2])
-    out[..., 2] = np.where(~seen & ~alive, 0.0, out[..., 2])  # unseen and no longer (or never) predicted
+    out[..., dims] = np.where(alive & ~seen, st["last_score"] * fade, out[..., dims])
+    out[..., dims] = np.where(~seen & ~alive, 0.0, out[..., dims])  # unseen and no longer (or never) predicted
     return out
 
 
@@ -116,30 +118,32 @@ class KeypointKalman:
 
     def __init__(self, num_keypoints: int, model: Literal["cv", "ca"] = "cv", process_noise: float | None = None,
                  measurement_noise: float = 0.01, min_score: float = 0.3, max_missing: int = 5,
-                 gate: float = 0.3, missing_velocity_decay: float = 0.8) -> None:
+                 gate: float = 0.3, missing_velocity_decay: float = 0.8, dims: int = 2) -> None:
         self.order = {"cv": 2, "ca": 3}[model]
+        self.dims = dims
         self.q = DEFAULT_PROCESS_NOISE[model] if process_noise is None else process_noise
         self.r = measurement_noise
         self.min_score, self.max_missing, self.gate = min_score, max_missing, gate
         self.decay = missing_velocity_decay
         k, n = num_keypoints, self.order
-        self.bank = _Bank({"x": ((k, 2, n), np.float64), "P": ((k, n, n), np.float64), "alive": ((k,), bool),
+        self.bank = _Bank({"x": ((k, dims, n), np.float64), "P": ((k, n, n), np.float64), "alive": ((k,), bool),
                            "missing": ((k,), np.int64), "last_score": ((k,), np.float64)})
 
     def update(self, slots: np.ndarray, keypoints: np.ndarray, scales: np.ndarray, dts: np.ndarray) -> np.ndarray:
-        """Filter one frame: ``keypoints`` (B, K, 3) of the people in ``slots`` (B,); returns (B, K, 3)."""
+        """Filter one frame: ``keypoints`` (B, K, dims + 1: coordinates, score) of the people in ``slots`` (B,)."""
         st = self.bank.gather(slots)
-        xy = keypoints[..., :2].astype(np.float64)
-        seen = keypoints[..., 2] >= self.min_score
+        d = self.dims
+        xy = keypoints[..., :d].astype(np.float64)
+        seen = keypoints[..., d] >= self.min_score
         scale = np.asarray(scales, np.float64)[:, None]  # (B, 1)
-        r_var = (self.r * scale / np.maximum(keypoints[..., 2], _EPS)) ** 2  # (B, K)
+        r_var = (self.r * scale / np.maximum(keypoints[..., d], _EPS)) ** 2  # (B, K)
         f, q = (np.stack(m) for m in zip(*(_model(self.order, round(float(dt), 5)) for dt in dts)))
         x, p = st["x"], st["P"]
         x[..., 1:] *= np.where(~seen & st["alive"], self.decay, 1.0)[..., None, None]
         x = np.einsum("bij,bkaj->bkai", f, x)
         p = f[:, None] @ p @ np.swapaxes(f, 1, 2)[:, None] + (q * ((self.q * scale[:, 0]) ** 2)[:, None, None])[:, None]
-        innov = xy - x[..., 0]  # (B, K, 2)
-        jump = np.hypot(innov[..., 0], innov[..., 1]) > self.gate * scale
+        innov = xy - x[..., 0]  # (B, K, dims)
+        jump = np.linalg.norm(innov, axis=-1) > self.gate * scale
         restart = seen & (~st["alive"] | jump)
         gain = p[..., :, 0] / (p[..., 0, 0] + r_var)[..., None]  # (B, K, n); H = [1, 0, ...]
         gain[~(seen & ~restart)] = 0.0
@@ -150,7 +154,7 @@ class KeypointKalman:
         p[restart] = self._initial_covariance(r_var, scale)[restart]
         st["x"], st["P"] = x, p
         st["alive"] = st["alive"] | restart
-        out = _gap_output(keypoints, seen, x[..., 0], st, self.max_missing)
+        out = _gap_output(keypoints, seen, x[..., 0], st, self.max_missing, d)
         self.bank.scatter(slots, st)
         return out
 
@@ -210,28 +214,29 @@ class KeypointOneEuro:
     """
 
     def __init__(self, num_keypoints: int, min_cutoff: float = 1.5, beta: float = 10.0, d_cutoff: float = 1.0,
-                 min_score: float = 0.3, max_missing: int = 5, gate: float = 0.3) -> None:
+                 min_score: float = 0.3, max_missing: int = 5, gate: float = 0.3, dims: int = 2) -> None:
         self.params = (min_cutoff, beta, d_cutoff)
         self.min_score, self.max_missing, self.gate = min_score, max_missing, gate
+        self.dims = dims
         k = num_keypoints
-        self.bank = _Bank({"x": ((k, 2), np.float64), "dx": ((k, 2), np.float64), "alive": ((k,), bool),
+        self.bank = _Bank({"x": ((k, dims), np.float64), "dx": ((k, dims), np.float64), "alive": ((k,), bool),
                            "missing": ((k,), np.int64), "last_score": ((k,), np.float64)})
 
     def update(self, slots: np.ndarray, keypoints: np.ndarray, scales: np.ndarray, dts: np.ndarray) -> np.ndarray:
-        """Filter one frame: ``keypoints`` (B, K, 3) of the people in ``slots`` (B,); returns (B, K, 3)."""
+        """Filter one frame: ``keypoints`` (B, K, dims + 1: coordinates, score) of the people in ``slots`` (B,)."""
         st = self.bank.gather(slots)
-        xy = keypoints[..., :2].astype(np.float64)
-        seen = keypoints[..., 2] >= self.min_score
+        xy = keypoints[..., :self.dims].astype(np.float64)
+        seen = keypoints[..., self.dims] >= self.min_score
         scale = np.asarray(scales, np.float64)[:, None, None]
         new, edx = one_euro_step(st["x"], st["dx"], xy, np.asarray(dts, np.float64)[:, None, None],
                                  *self.params, scale=scale)
-        jump = np.hypot(*np.moveaxis(xy - st["x"], -1, 0)) > self.gate * scale[..., 0]
+        jump = np.linalg.norm(xy - st["x"], axis=-1) > self.gate * scale[..., 0]
         restart = (seen & (~st["alive"] | jump))[..., None]
         use = seen[..., None] & ~restart
         st["x"] = np.where(restart, xy, np.where(use, new, st["x"]))
         st["dx"] = np.where(restart, 0.0, np.where(use, edx, st["dx"]))
         st["alive"] = st["alive"] | restart[..., 0]
-        out = _gap_output(keypoints, seen, st["x"], st, self.max_missing)
+        out = _gap_output(keypoints, seen, st["x"], st, self.max_missing, self.dims)
         self.bank.scatter(slots, st)
         return out
 
@@ -250,37 +255,51 @@ class _TrackState:
     last_frame: int
 
 
+class SmoothingSettings(Params):
+    """How :class:`PoseSmoother` filters: the one place its settings, defaults and docs live
+    (the ``smooth`` node's params are these plus its own)."""
+
+    method: Literal["kalman", "one_euro"] = Field("kalman", description=(
+        "kalman: predicts motion (no lag at constant speed, bridges gaps); one_euro: adaptive low-pass, "
+        "smoother at rest, a little lag when moving."))
+    model: Literal["cv", "ca"] = Field("cv", description="Kalman motion model: constant velocity or acceleration.")
+    process_noise: float | None = Field(None, gt=0, description=(
+        "Kalman process noise in person sizes / s^2 (default 2.0 for cv, 0.5 for ca); higher follows "
+        "fast motion better, lower smooths more."))
+    measurement_noise: float = Field(0.01, gt=0, description=(
+        "Keypoint noise of the pose model at score 1, as a fraction of the person's size; divided by the score."))
+    min_score: float = Field(0.3, ge=0, le=1, description=(
+        "Keypoints scoring below this are predicted from their motion instead of used."))
+    max_missing: int = Field(5, ge=0, description=(
+        "Frames a low-score keypoint is predicted before it is reported with score 0."))
+    gate: float = Field(0.3, gt=0, description=(
+        "A keypoint further than this many person sizes from its prediction restarts (new person, flip)."))
+    forget_after: int = Field(30, ge=1, description="Frames after which a track no longer seen is forgotten.")
+    min_cutoff: float = Field(1.5, gt=0, description="One-Euro: cutoff frequency at rest (Hz); lower is smoother.")
+    beta: float = Field(10.0, ge=0, description="One-Euro: cutoff increase per person size / s of speed.")
+    d_cutoff: float = Field(1.0, gt=0, description="One-Euro: cutoff of the speed estimate (Hz).")
+
+
 class PoseSmoother:
     """Smooths each tracked person's keypoints over time (one filter state per track id).
 
-    Args:
-        method: ``"kalman"`` (default) or ``"one_euro"``.
-        model: Kalman motion model, ``"cv"`` (constant velocity) or ``"ca"`` (constant acceleration).
-        process_noise: Kalman process noise in person sizes / s^2 (default per model).
-        measurement_noise: keypoint noise at score 1, in person sizes; divided by the score.
-        min_score: keypoints below this score are predicted, not used.
-        max_missing: frames a keypoint is predicted before it is reported with score 0.
-        gate: a keypoint further than this many person sizes from its prediction restarts.
-        forget_after: frames after which a track that is no longer seen is forgotten.
-        min_cutoff, beta, d_cutoff: One-Euro parameters (see :class:`OneEuroFilter`).
-        default_dt: frame interval used without timestamps or when they don't advance (1/30 s).
+    Settings are a :class:`SmoothingSettings` or its fields as keywords. ``default_dt`` is the
+    frame interval used without timestamps or when they don't advance (1/30 s); ``dims`` the
+    coordinates per keypoint: 2 for image points, 3 for 3D skeletons (:meth:`smooth`).
 
     Poses without a track id (-1) pass through unchanged.
     """
 
-    def __init__(self, method: Literal["kalman", "one_euro"] = "kalman", model: Literal["cv", "ca"] = "cv",
-                 process_noise: float | None = None, measurement_noise: float = 0.01, min_score: float = 0.3,
-                 max_missing: int = 5, gate: float = 0.3, forget_after: int = 30,
-                 min_cutoff: float = 1.5, beta: float = 10.0, d_cutoff: float = 1.0,
-                 default_dt: float = 1.0 / 30) -> None:
-        if method not in ("kalman", "one_euro") or model not in ("cv", "ca"):
-            raise ValueError(f"unknown smoothing method/model {method!r}/{model!r}")
-        self.method, self.model = method, model
-        self.process_noise, self.measurement_noise = process_noise, measurement_noise
-        self.min_score, self.max_missing, self.gate = min_score, max_missing, gate
-        self.forget_after = forget_after
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+    def __init__(self, settings: SmoothingSettings | None = None, *, default_dt: float = 1.0 / 30, dims: int = 2,
+                 **fields: object) -> None:
+        settings = settings or SmoothingSettings.model_validate(fields)
+        self.method, self.model = settings.method, settings.model
+        self.process_noise, self.measurement_noise = settings.process_noise, settings.measurement_noise
+        self.min_score, self.max_missing, self.gate = settings.min_score, settings.max_missing, settings.gate
+        self.forget_after = settings.forget_after
+        self.min_cutoff, self.beta, self.d_cutoff = settings.min_cutoff, settings.beta, settings.d_cutoff
         self.default_dt = default_dt
+        self.dims = dims
         self.frame = 0
         self._tracks: dict[int, _TrackState] = {}
         self._engine: _Engine | None = None
@@ -289,9 +308,9 @@ class PoseSmoother:
     def _make_engine(self, num_keypoints: int) -> _Engine:
         if self.method == "one_euro":
             return KeypointOneEuro(num_keypoints, self.min_cutoff, self.beta, self.d_cutoff, self.min_score,
-                                   self.max_missing, self.gate)
+                                   self.max_missing, self.gate, dims=self.dims)
         return KeypointKalman(num_keypoints, self.model, self.process_noise, self.measurement_noise,
-                              self.min_score, self.max_missing, self.gate)
+                              self.min_score, self.max_missing, self.gate, dims=self.dims)
 
     def reset(self) -> None:
         """Forget every track."""
@@ -299,21 +318,27 @@ class PoseSmoother:
 
     def update(self, poses: Poses, timestamp: float | None = None) -> Poses:
         """Smooth one frame's poses; ``timestamp`` in seconds (None: ``default_dt`` after the last)."""
-        self.frame += 1
-        keypoints = poses.keypoints
-        if self._engine is None or keypoints.shape[1] != self._num_keypoints:
-            self.reset()
-            self._engine, self._num_keypoints = self._make_engine(keypoints.shape[1]), keypoints.shape[1]
-        rows = [i for i, tid in enumerate(poses.track_ids.tolist()) if tid >= 0]
-        out = keypoints.copy()
-        if rows:
-            slots, dts = self._slots_and_dts(poses.track_ids[rows].tolist(), timestamp)
-            scales = np.array([person_scale(poses.boxes[i], keypoints[i]) for i in rows])
-            out[rows] = self._engine.update(slots, keypoints[rows], scales, dts)
-        self._forget()
+        scales = np.array([person_scale(box, kps) for box, kps in zip(poses.boxes, poses.keypoints)])
+        out = self.smooth(poses.track_ids, poses.keypoints, scales, timestamp)
         return Poses(boxes=poses.boxes, scores=poses.scores, class_ids=poses.class_ids,
                      track_ids=poses.track_ids, keypoints=out, schema=poses.schema,
                      attributes=poses.attributes)
+
+    def smooth(self, track_ids: np.ndarray, points: np.ndarray, scales: np.ndarray,
+               timestamp: float | None = None) -> np.ndarray:
+        """Smooth one frame's points (N, K, dims + 1: coordinates, score) of the people ``track_ids``
+        (N,), whose sizes ``scales`` (N,) set the noise levels; untracked people (-1) pass as they are."""
+        self.frame += 1
+        if self._engine is None or points.shape[1] != self._num_keypoints:
+            self.reset()
+            self._engine, self._num_keypoints = self._make_engine(points.shape[1]), points.shape[1]
+        rows = [i for i, tid in enumerate(np.asarray(track_ids).tolist()) if tid >= 0]
+        out = np.array(points, np.float32)
+        if rows:
+            slots, dts = self._slots_and_dts(np.asarray(track_ids)[rows].tolist(), timestamp)
+            out[rows] = self._engine.update(slots, out[rows], np.asarray(scales)[rows], dts)
+        self._forget()
+        return out
 
     def _slots_and_dts(self, track_ids: list[int], timestamp: float | None) -> tuple[np.ndarray, np.ndarray]:
         """Each track's filter slot (new tracks get a fresh one) and its time since last seen."""

@@ -456,8 +456,9 @@ class PoseWindow(QMainWindow):
 
     def __init__(self, slot: LatestSlot[DisplayFrame], options: WindowOptions | None = None,
                  stats_provider: StatsProvider | None = None, recorder: RecordControl | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+                 should_stop: Callable[[], bool] | None = None, on_pause: Callable[[bool], None] | None = None) -> None:
         super().__init__()
+        self._on_pause = on_pause
         self.options = options or WindowOptions()
         self._slot = slot
         self._stats_provider = stats_provider
@@ -654,7 +655,10 @@ class PoseWindow(QMainWindow):
         self._refresh_hud()
 
     def toggle_pause(self) -> None:
+        """Freeze the view; a file or folder source is held too (a camera keeps running)."""
         self.view.paused = not self.view.paused
+        if self._on_pause is not None:
+            self._on_pause(self.view.paused)
         self.pause_action.setChecked(self.view.paused)
         self.statusBar().showMessage("Paused (space to resume)" if self.view.paused else "Resumed", 2000)
         self.view.update()
@@ -719,14 +723,15 @@ def ensure_app(title: str = "rtpose") -> QApplication:
 
 def run_window(slot: LatestSlot[DisplayFrame], should_stop: Callable[[], bool], options: WindowOptions | None = None,
                stats_provider: StatsProvider | None = None, recorder: RecordControl | None = None,
-               on_created: Callable[[PoseWindow], None] | None = None) -> None:
+               on_created: Callable[[PoseWindow], None] | None = None,
+               on_pause: Callable[[bool], None] | None = None) -> None:
     """Show a :class:`PoseWindow` and run a Qt event loop until it closes or ``should_stop()``.
 
     A local ``QEventLoop`` (not ``app.exec_()``) so it also works where an application
     loop is already running or the app must not quit on the last window.
     """
     ensure_app(options.title if options else "rtpose")
-    window = PoseWindow(slot, options, stats_provider, recorder, should_stop)
+    window = PoseWindow(slot, options, stats_provider, recorder, should_stop, on_pause)
     loop = QEventLoop()
     window.closed.connect(loop.quit)
     if not window.isFullScreen():
