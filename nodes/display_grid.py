@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import Field
 
 from rtpose.api import Image, Node, Params, Poses, RtposeError, register_node
-from rtpose.viz.overlay import draw_poses
+from rtpose.viz.overlay import draw_hud, draw_poses
 from rtpose.viz.qt_libs import xcb_problem
 from rtpose_nodes.display import RateMeter, _no_pyqt5, _pyqt5_available, screen_problem, user_media_dir
 
@@ -113,21 +113,22 @@ def leave_grid(name: str, node: str) -> None:
 def put_tile(grid: Grid, node: str, stream: str, fps: float | None, image: Image, poses: Poses,
              kpt_threshold: float) -> None:
     """Draw one stream's frame into its tile and hand the window the grid (nothing without a window)."""
-    if grid.slot is None:
+    with grid.lock:  # the window may close meanwhile: keep what was there when this frame came
+        slot, window_module = grid.slot, grid.window_module
+    if slot is None:
         return
     width, height = grid.size
     columns, rows = grid_shape(len(grid.names))
     tile = fit_tile(draw_poses(image.pixels, poses, kpt_threshold), width // columns, height // rows)
     label = f"{stream}  {fps:.1f} fps  {len(poses)} people" if fps else f"{stream}  {len(poses)} people"
-    cv2.putText(tile, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(tile, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    draw_hud(tile, [label])
     now = time.monotonic()
     with grid.lock:
         grid.tiles[node] = tile
         mosaic = compose_grid([grid.tiles.get(n) for n in grid.names], width, height)
         grid.frames += 1
-        grid.slot.put(grid.window_module.DisplayFrame(pixels=mosaic, index=grid.frames, timestamp=now,
-                                                      received=now, people=len(poses)))
+        index = grid.frames
+    slot.put(window_module.DisplayFrame(pixels=mosaic, index=index, timestamp=now, received=now, people=len(poses)))
 
 
 class GridTile(Node):
