@@ -368,7 +368,8 @@ def _open_camera(spec: SourceSpec, settings: CaptureSettings) -> cv2.VideoCaptur
         cap = cv2.VideoCapture(spec.value)
     if not cap.isOpened():
         raise SourceError(f"{spec.label} could not be opened (missing, unplugged or in use by another "
-                          f"program); `rtpose cameras` lists the cameras")
+                          f"program): `rtpose cameras` lists the cameras there are; without one, run the graph on a "
+                          f"video with --source clip.mp4 (or a folder of images)")
     _apply_settings(cap, settings, spec)
     return cap
 

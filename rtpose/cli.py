@@ -199,13 +199,20 @@ def print_summary(stats: dict[str, dict[str, Any]], elapsed: float) -> None:
     """The table printed when a run ends: one row per node."""
     table = Table(title=f"rtpose run: {elapsed:.1f} s", title_justify="left")
     for column in ("node", "type", "in", "out", "FPS", "p50 ms", "p99 ms", "since capture p50 ms",
-                   "queue mean/max", "drops"):
-        table.add_column(column, justify="left" if column in ("node", "type") else "right")
+                   "queue mean/max", "drops", "notes"):
+        table.add_column(column, justify="left" if column in ("node", "type", "notes") else "right")
     for name, s in stats.items():
         table.add_row(name, s["type"], str(s["frames_in"]), str(s["frames_out"]), f"{s['fps']:.1f}",
                       f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}", f"{s['latency_p50_ms']:.1f}",
-                      f"{s['queue_mean']:.1f}/{s['queue_max']}", str(s["dropped"]))
+                      f"{s['queue_mean']:.1f}/{s['queue_max']}", str(s["dropped"]), _notes(s.get("node") or {}))
     err.print(table)
+
+
+def _notes(own: dict[str, float]) -> str:
+    """A node's own figures (``Node.stats``) in words, e.g. a detector that skips frames."""
+    if "ran" in own and "ms_per_run" in own:
+        return f"model on {100 * own['ran']:.0f}% of frames, {own['ms_per_run']:.1f} ms a run"
+    return ", ".join(f"{k} {v:.3g}" for k, v in own.items())
 
 
 NO_PLUGINS_HELP = ("Do not import the graph's plugins (they are code: importing runs them); node types only they define "

@@ -274,9 +274,13 @@ def hud_rows(frame: DisplayFrame | None, stats: Mapping[str, Mapping[str, Any]],
 
 
 def _node_summary(entry: Mapping[str, Any]) -> str:
-    ms = _number(entry, "p50_ms", "mean_ms", "ms")
+    own = entry.get("node") or {}
+    if "ran" in own and "ms_per_run" in own:  # a node that skips frames: its cost when it runs, and how often
+        parts = [f"{_fmt(own['ms_per_run'], 'ms')} × {100 * own['ran']:.0f}%"]
+    else:
+        ms = _number(entry, "p50_ms")
+        parts = [_fmt(ms, "ms")] if ms is not None else []
     fps = _number(entry, "fps_recent", "fps")  # the last seconds: a live panel shows now, not the run
-    parts = [_fmt(ms, "ms")] if ms is not None else []
     if fps is not None:
         parts.append(_fmt(fps, ""))
     return " · ".join(parts)
