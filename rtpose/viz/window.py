@@ -281,6 +281,8 @@ def _node_summary(entry: Mapping[str, Any]) -> str:
         ms = _number(entry, "p50_ms")
         parts = [_fmt(ms, "ms")] if ms is not None else []
     fps = _number(entry, "fps_recent", "fps")  # the last seconds: a live panel shows now, not the run
+    if entry.get("frames_in") == 0 and entry.get("frames_out"):
+        fps = None  # a source: its rate is the Camera row (a second, different "camera fps" would confuse)
     if fps is not None:
         parts.append(_fmt(fps, ""))
     return " · ".join(parts)
