@@ -24,7 +24,7 @@ from rtpose.graph.edit import add_export, interactive_nodes, remove_nodes, repla
 from rtpose.graph.render import to_dot, to_text
 from rtpose.graph.yamlfile import load_yaml
 from rtpose.outputs import check_output
-from rtpose.plugins import get_node_type, node_types, without_plugin_code
+from rtpose.plugins import get_node_type, load_plugin, node_types, without_plugin_code
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Real-time multi-person pose pipelines built from a graph of nodes.")
@@ -252,8 +252,12 @@ def show_graph(
 
 
 @nodes_app.command("list")
-def nodes_list() -> None:
-    """All node types: the standard ones and those of installed plugins."""
+def nodes_list(
+    plugin: list[str] = typer.Option([], "--plugin", help="Also load this plugin (.py file or module); repeatable."),
+    graph_file: Optional[Path] = typer.Option(None, "--graph", help="Also load the plugins this graph file names."),
+) -> None:
+    """All node types: the standard ones, those of installed plugins, and those of --plugin/--graph."""
+    _load_plugins(plugin, graph_file)
     table = Table(title="node types", title_justify="left")
     for column in ("type", "inputs", "outputs", "from", "about"):
         table.add_column(column)
@@ -263,8 +267,13 @@ def nodes_list() -> None:
 
 
 @nodes_app.command("show")
-def nodes_show(type_name: str = typer.Argument(..., help="A node type, e.g. detect.")) -> None:
+def nodes_show(
+    type_name: str = typer.Argument(..., help="A node type, e.g. detect."),
+    plugin: list[str] = typer.Option([], "--plugin", help="Load this plugin first (.py file or module); repeatable."),
+    graph_file: Optional[Path] = typer.Option(None, "--graph", help="Load the plugins this graph file names first."),
+) -> None:
     """A node type's ports and parameters, with types, defaults and docs."""
+    _load_plugins(plugin, graph_file)
     try:
         cls = get_node_type(type_name)
     except RtposeError as exc:
@@ -281,6 +290,19 @@ def nodes_show(type_name: str = typer.Argument(..., help="A node type, e.g. dete
                                                                     default=str)
         table.add_row(name, _annotation(field.annotation), default, field.description or "")
     out.print(table)
+
+
+def _load_plugins(plugins: list[str], graph_file: Path | None) -> None:
+    """Import plugin files or modules named on the command line or in a graph file (they are code)."""
+    try:
+        for spec in plugins:
+            load_plugin(spec, Path.cwd())
+        if graph_file is not None:
+            raw = load_yaml(graph_file)
+            for spec in (raw.get("plugins") or []) if isinstance(raw, dict) else []:
+                load_plugin(str(spec), graph_file.parent)
+    except RtposeError as exc:
+        fail(exc, BAD_INPUT)
 
 
 def _ports(ports: dict[str, type]) -> str:
