@@ -16,14 +16,18 @@ import time
 from pydantic import Field
 
 from rtpose.api import Detections, Image, Node, Params, Tracks, register_node
-from rtpose.models.registry import resolve_model
+from rtpose.models.registry import node_model
 from rtpose.models.yolox import YoloxDetector
 from rtpose.tracking.guided import DetectionSchedule
 
 
 class DetectParams(Params):
     model: str = Field("yolox_nano", description="a known model name (`rtpose models list`) or a .onnx/.engine path")
-    backend: str = Field("auto", description="auto, onnxruntime, tensorrt or torch")
+    backend: str = Field("auto", description="auto, onnxruntime, tensorrt, torch, or triton (a model served "
+                                             "by `rtpose serve` elsewhere; set url)")
+    url: str | None = Field(None, description="backend triton: the server's host:port (gRPC), e.g. gpu-box:8001")
+    reconnect: int = Field(0, ge=0, description="backend triton: attempts to reach a server that stopped "
+                                               "answering before failing (0: fail at once)")
     device: str = Field("auto", description="auto, cpu or cuda")
     score_threshold: float = Field(0.3, ge=0, le=1, description="objectness x class score to keep a box")
     nms_threshold: float = Field(0.45, ge=0, le=1, description="IoU above which overlapping boxes are merged")
@@ -54,7 +58,9 @@ class Detect(Node):
     def open(self) -> None:
         p = self.params
         options = {"threads": p.threads} if p.threads else {}
-        self.detector = YoloxDetector(resolve_model(p.model), backend=p.backend, device=p.device,
+        options |= {"reconnect_attempts": p.reconnect} if p.backend == "triton" else {}
+        model = node_model(p.model, p.backend, p.url, self.name)
+        self.detector = YoloxDetector(model, backend=p.backend, device=p.device,
                                       score_threshold=p.score_threshold, nms_threshold=p.nms_threshold,
                                       classes=tuple(p.classes), max_detections=p.max_people, **options)
         self.schedule = DetectionSchedule(every=p.every, border=p.skip_border, max_overlap=p.skip_max_overlap,
