@@ -48,7 +48,7 @@ def frame(index: int) -> win.DisplayFrame:
     """A frame as the node hands it over: the raw pixels and their poses (the window draws them)."""
     return win.DisplayFrame(pixels=np.full((H, W, 3), 40, np.uint8), poses=poses(), index=index,
                             timestamp=time.monotonic(), received=time.monotonic(), people=1, pipeline_fps=30.0,
-                            camera_fps=30.0, latency_ms=12.0, live_clock=True)
+                            camera_fps=30.0, latency_ms=12.0, captured=time.monotonic())
 
 
 def count_colour(bgr: np.ndarray, colour: tuple[int, int, int], tol: int = 25) -> int:
