@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-import yaml
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -58,7 +57,6 @@ def prepare_graph(path: Path, *, source: str | None = None, overrides: list[str]
                   headless: bool = False, export: Path | None = None) -> Graph:
     """Load a graph file and apply the command-line edits, validating the result."""
     raw = load_yaml(path)
-    check_set_values(overrides or [])
     apply_overrides(raw, overrides or [])
     if source is not None:
         replace_source(raw, source)
@@ -69,21 +67,6 @@ def prepare_graph(path: Path, *, source: str | None = None, overrides: list[str]
         if export is not None:
             add_export(raw, graph, str(export))
     return build_graph(raw, path)
-
-
-def check_set_values(overrides: list[str]) -> None:
-    """Every ``--set`` value must parse as YAML; a GraphError saying how to quote it if not."""
-    problems = []
-    for item in overrides:
-        _, sep, value = item.partition("=")
-        try:
-            yaml.safe_load(value) if sep and value.strip() else None
-        except yaml.YAMLError as exc:
-            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            problems.append(f"--set {item!r}: the value is not valid YAML ({reason}); to pass it as text, "
-                            f"quote it: --set '{item.partition('=')[0]}=\"{value}\"'")
-    if problems:
-        raise GraphError(problems)
 
 
 @app.command()
