@@ -140,6 +140,7 @@ class Capture(Node):
                         self.spec.label, self.spec.kind.value)
         self.live = p.live if p.live is not None else (stream or p.realtime)
         self.pace_fps = self._file_fps() if p.realtime and not stream else None
+        self.frame_count = None if p.loop or stream else self._stated_frames()
 
     def process(self) -> dict[str, Image] | None:
         with self._lock:
@@ -177,6 +178,11 @@ class Capture(Node):
         p = self.params
         return CaptureSettings(width=p.width, height=p.height, fps=p.fps, fourcc=p.fourcc,
                                buffer_size=p.buffer_size)
+
+    def _stated_frames(self) -> int | None:
+        """How many frames a file or folder holds, when it says (for progress bars)."""
+        files = getattr(self._reader, "files", None)
+        return len(files) if files is not None else getattr(self._reader, "expected_frames", None)
 
     def _file_fps(self) -> float:
         """The rate of a file (or folder), falling back to the fps param, then 30."""

@@ -38,8 +38,6 @@ from rtpose_nodes.record import VideoSink
 if TYPE_CHECKING:
     from rtpose.viz.window import PoseWindow
 
-LIVE_CLOCK_WINDOW_S = 10.0
-"""A timestamp within this many seconds before ``time.monotonic()`` is taken as a live capture time."""
 
 
 class DisplayParams(Params):
@@ -224,11 +222,11 @@ class Display(Node):
         p: DisplayParams = self.params  # type: ignore[assignment]
         now = time.monotonic()
         self._pipeline_rate.tick(now)
-        self._camera_rate.tick(image.timestamp)
-        live = 0.0 <= now - image.timestamp < LIVE_CLOCK_WINDOW_S
+        self._camera_rate.tick(image.timestamp)  # media time: the source's own rate, for files too
+        captured = self.frame.captured if self.frame is not None else None  # the capture clock (monotonic)
         frame = dict(pixels=image.pixels, poses=poses, index=self._index, timestamp=image.timestamp, received=now,
                      people=len(poses), pipeline_fps=self._pipeline_rate.rate, camera_fps=self._camera_rate.rate,
-                     latency_ms=(now - image.timestamp) * 1000.0 if live else None, live_clock=live)
+                     latency_ms=(now - captured) * 1000.0 if captured is not None else None, captured=captured)
         with self._handoff:  # uncontended but for the one moment ui_loop() creates the slot
             if self._slot is None:
                 self._early = frame

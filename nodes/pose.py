@@ -14,7 +14,7 @@ from pydantic import Field
 from rtpose.api import Detections, Image, ModelError, Node, Params, Poses, Tracks, get_schema, register_node
 from rtpose.backends.batching import join_batch_group
 from rtpose.models.heatmap import IMAGENET_MEAN, IMAGENET_STD, TopDownPoseEstimator
-from rtpose.models.registry import get_spec, resolve_model
+from rtpose.models.registry import get_spec, node_model
 
 
 # `schema` is the param's name users write; pydantic warns that it shadows BaseModel's deprecated
@@ -28,7 +28,11 @@ class PoseParams(Params):
     schema: str = Field("coco17", description="keypoint schema of the model's output (its K must match the heatmaps)")
     heatmap_output: int | str = Field(0, description=(
         "which model output holds the heatmaps, by index or name (multi-stage CPM-style models: the last stage)"))
-    backend: str = Field("auto", description="auto, onnxruntime, tensorrt or torch")
+    backend: str = Field("auto", description="auto, onnxruntime, tensorrt, torch, or triton (a model served "
+                                             "by `rtpose serve` elsewhere; set url)")
+    url: str | None = Field(None, description="backend triton: the server's host:port (gRPC), e.g. gpu-box:8001")
+    reconnect: int = Field(0, ge=0, description="backend triton: attempts to reach a server that stopped "
+                                               "answering before failing (0: fail at once)")
     device: str = Field("auto", description="auto, cpu or cuda")
     rgb: bool | None = Field(None, description="feed RGB (default: from the known model, else RGB)")
     mean: list[float] | None = Field(None, description="per-channel mean on 0..255 (default: ImageNet)")
@@ -64,7 +68,8 @@ class Pose(Node):
         except ModelError:  # a path, not a known name: the params or ImageNet RGB apply
             pass
         options = {"threads": p.threads} if p.threads else {}
-        path = resolve_model(p.model)
+        options |= {"reconnect_attempts": p.reconnect} if p.backend == "triton" else {}
+        path = node_model(p.model, p.backend, p.url, self.name)
         try:
             self.schema = get_schema(p.schema)
             model = (join_batch_group(p.batch_group, path, p.backend, p.device, p.batch_wait_ms, **options)

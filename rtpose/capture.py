@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
@@ -317,22 +317,20 @@ def open_reader(spec: SourceSpec, settings: CaptureSettings | None = None) -> Fr
 
 def open_video(spec: SourceSpec, settings: CaptureSettings) -> cv2.VideoCapture:
     """Open a cv2.VideoCapture for a non-folder source, or raise a SourceError that names it."""
-    if spec.kind is SourceKind.FILE:
-        return _open_file(spec)
-    if spec.kind is SourceKind.URL:
-        cap = cv2.VideoCapture(str(spec.value), cv2.CAP_FFMPEG, [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_OPEN_TIMEOUT_MS,
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_READ_TIMEOUT_MS])
-        if not cap.isOpened():
-            raise SourceError(f"{spec.label} could not be opened (unreachable, wrong path or credentials, "
-                              f"or no answer within {STREAM_OPEN_TIMEOUT_MS / 1000:g} s)")
-        return cap
-    if spec.kind is SourceKind.GSTREAMER:
-        return _open_gstreamer(spec, settings)
-    return _open_camera(spec, settings)
+    return VIDEO_OPENERS[spec.kind](spec, settings)
 
 
-def _open_file(spec: SourceSpec) -> cv2.VideoCapture:
+def _open_url(spec: SourceSpec, settings: CaptureSettings) -> cv2.VideoCapture:
+    cap = cv2.VideoCapture(str(spec.value), cv2.CAP_FFMPEG, [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_OPEN_TIMEOUT_MS,
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_READ_TIMEOUT_MS])
+    if not cap.isOpened():
+        raise SourceError(f"{spec.label} could not be opened (unreachable, wrong path or credentials, "
+                          f"or no answer within {STREAM_OPEN_TIMEOUT_MS / 1000:g} s)")
+    return cap
+
+
+def _open_file(spec: SourceSpec, settings: CaptureSettings | None = None) -> cv2.VideoCapture:
     path = Path(str(spec.value))
     if not path.exists():
         raise SourceError(f"video file {path} does not exist")
@@ -368,9 +366,19 @@ def _open_camera(spec: SourceSpec, settings: CaptureSettings) -> cv2.VideoCaptur
         cap = cv2.VideoCapture(spec.value)
     if not cap.isOpened():
         raise SourceError(f"{spec.label} could not be opened (missing, unplugged or in use by another "
-                          f"program); `rtpose cameras` lists the cameras")
+                          f"program): `rtpose cameras` lists the cameras there are; without one, run the graph on a "
+                          f"video with --source clip.mp4 (or a folder of images)")
     _apply_settings(cap, settings, spec)
     return cap
+
+
+VIDEO_OPENERS: dict[SourceKind, Callable[[SourceSpec, CaptureSettings], cv2.VideoCapture]] = {
+    SourceKind.FILE: _open_file,
+    SourceKind.URL: _open_url,
+    SourceKind.GSTREAMER: _open_gstreamer,
+    SourceKind.CAMERA: _open_camera,
+}
+"""How each kind of source that OpenCV reads is opened: a new kind is one entry (and one in parse_source)."""
 
 
 def _apply_settings(cap: cv2.VideoCapture, settings: CaptureSettings, spec: SourceSpec) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-import yaml
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -24,7 +23,7 @@ from rtpose.graph.edit import add_export, interactive_nodes, remove_nodes, repla
 from rtpose.graph.render import to_dot, to_text
 from rtpose.graph.yamlfile import load_yaml
 from rtpose.outputs import check_output
-from rtpose.plugins import get_node_type, node_types, without_plugin_code
+from rtpose.plugins import get_node_type, load_plugin, node_types, without_plugin_code
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Real-time multi-person pose pipelines built from a graph of nodes.")
@@ -58,7 +57,6 @@ def prepare_graph(path: Path, *, source: str | None = None, overrides: list[str]
                   headless: bool = False, export: Path | None = None) -> Graph:
     """Load a graph file and apply the command-line edits, validating the result."""
     raw = load_yaml(path)
-    check_set_values(overrides or [])
     apply_overrides(raw, overrides or [])
     if source is not None:
         replace_source(raw, source)
@@ -69,21 +67,6 @@ def prepare_graph(path: Path, *, source: str | None = None, overrides: list[str]
         if export is not None:
             add_export(raw, graph, str(export))
     return build_graph(raw, path)
-
-
-def check_set_values(overrides: list[str]) -> None:
-    """Every ``--set`` value must parse as YAML; a GraphError saying how to quote it if not."""
-    problems = []
-    for item in overrides:
-        _, sep, value = item.partition("=")
-        try:
-            yaml.safe_load(value) if sep and value.strip() else None
-        except yaml.YAMLError as exc:
-            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            problems.append(f"--set {item!r}: the value is not valid YAML ({reason}); to pass it as text, "
-                            f"quote it: --set '{item.partition('=')[0]}=\"{value}\"'")
-    if problems:
-        raise GraphError(problems)
 
 
 @app.command()
@@ -199,13 +182,20 @@ def print_summary(stats: dict[str, dict[str, Any]], elapsed: float) -> None:
     """The table printed when a run ends: one row per node."""
     table = Table(title=f"rtpose run: {elapsed:.1f} s", title_justify="left")
     for column in ("node", "type", "in", "out", "FPS", "p50 ms", "p99 ms", "since capture p50 ms",
-                   "queue mean/max", "drops"):
-        table.add_column(column, justify="left" if column in ("node", "type") else "right")
+                   "queue mean/max", "drops", "notes"):
+        table.add_column(column, justify="left" if column in ("node", "type", "notes") else "right")
     for name, s in stats.items():
         table.add_row(name, s["type"], str(s["frames_in"]), str(s["frames_out"]), f"{s['fps']:.1f}",
                       f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}", f"{s['latency_p50_ms']:.1f}",
-                      f"{s['queue_mean']:.1f}/{s['queue_max']}", str(s["dropped"]))
+                      f"{s['queue_mean']:.1f}/{s['queue_max']}", str(s["dropped"]), _notes(s.get("node") or {}))
     err.print(table)
+
+
+def _notes(own: dict[str, float]) -> str:
+    """A node's own figures (``Node.stats``) in words, e.g. a detector that skips frames."""
+    if "ran" in own and "ms_per_run" in own:
+        return f"model on {100 * own['ran']:.0f}% of frames, {own['ms_per_run']:.1f} ms a run"
+    return ", ".join(f"{k} {v:.3g}" for k, v in own.items())
 
 
 NO_PLUGINS_HELP = ("Do not import the graph's plugins (they are code: importing runs them); node types only they define "
@@ -245,8 +235,12 @@ def show_graph(
 
 
 @nodes_app.command("list")
-def nodes_list() -> None:
-    """All node types: the standard ones and those of installed plugins."""
+def nodes_list(
+    plugin: list[str] = typer.Option([], "--plugin", help="Also load this plugin (.py file or module); repeatable."),
+    graph_file: Optional[Path] = typer.Option(None, "--graph", help="Also load the plugins this graph file names."),
+) -> None:
+    """All node types: the standard ones, those of installed plugins, and those of --plugin/--graph."""
+    _load_plugins(plugin, graph_file)
     table = Table(title="node types", title_justify="left")
     for column in ("type", "inputs", "outputs", "from", "about"):
         table.add_column(column)
@@ -256,8 +250,13 @@ def nodes_list() -> None:
 
 
 @nodes_app.command("show")
-def nodes_show(type_name: str = typer.Argument(..., help="A node type, e.g. detect.")) -> None:
+def nodes_show(
+    type_name: str = typer.Argument(..., help="A node type, e.g. detect."),
+    plugin: list[str] = typer.Option([], "--plugin", help="Load this plugin first (.py file or module); repeatable."),
+    graph_file: Optional[Path] = typer.Option(None, "--graph", help="Load the plugins this graph file names first."),
+) -> None:
     """A node type's ports and parameters, with types, defaults and docs."""
+    _load_plugins(plugin, graph_file)
     try:
         cls = get_node_type(type_name)
     except RtposeError as exc:
@@ -274,6 +273,19 @@ def nodes_show(type_name: str = typer.Argument(..., help="A node type, e.g. dete
                                                                     default=str)
         table.add_row(name, _annotation(field.annotation), default, field.description or "")
     out.print(table)
+
+
+def _load_plugins(plugins: list[str], graph_file: Path | None) -> None:
+    """Import plugin files or modules named on the command line or in a graph file (they are code)."""
+    try:
+        for spec in plugins:
+            load_plugin(spec, Path.cwd())
+        if graph_file is not None:
+            raw = load_yaml(graph_file)
+            for spec in (raw.get("plugins") or []) if isinstance(raw, dict) else []:
+                load_plugin(str(spec), graph_file.parent)
+    except RtposeError as exc:
+        fail(exc, BAD_INPUT)
 
 
 def _ports(ports: dict[str, type]) -> str:

@@ -127,6 +127,13 @@ class Node:
         provider = getattr(self, "_stats_provider", None)
         return provider() if provider is not None else {}
 
+    def stats(self) -> dict[str, float]:
+        """Figures of this node's own that the runtime's per-node timing cannot see, shown with its
+        metrics (the summary table, the window's panel, ``--metrics``). The detector, which skips
+        frames at almost no cost, reports ``ran`` (the fraction of frames it ran its model on) and
+        ``ms_per_run``. Called from other threads: return plain numbers read from counters."""
+        return {}
+
     def pause_sources(self, paused: bool) -> None:
         """Hold the graph's file and folder sources (a viewer's pause key), or let them go on;
         cameras and streams keep capturing. Does nothing outside the runtime."""

@@ -26,8 +26,11 @@ COCO_SIGMAS: np.ndarray = COCO17.oks_sigmas()
 class Image:
     """One video frame as it left its source.
 
-    ``pixels`` is HxWx3 uint8 BGR (OpenCV's order). ``timestamp`` is in seconds:
-    the position in the file for files, the monotonic capture time for live sources.
+    ``pixels`` is HxWx3 uint8 BGR (OpenCV's order). ``timestamp`` is the media time in
+    seconds: the position in the file for files, the capture time for live sources; it sets
+    rates and time steps (smoothing, cadence). When a frame left its source on the runtime's
+    clock (``time.monotonic()``, for latency and ages) is ``Node.frame.captured``, for every
+    kind of source.
     ``segment`` numbers the source's runs of continuous frames: it changes at every break
     (a video that loops or seeks, a stream that reconnects) and on every photo of a folder,
     so frames of one segment continue each other and frames of two never do.

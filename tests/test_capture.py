@@ -418,3 +418,16 @@ def test_parse_v4l2_formats() -> None:
     assert formats[0].sizes == {(1280, 720): 30.0, (640, 480): 30.0}
     assert formats[1].summary() == "YUYV up to 1280x720@10 (2 sizes)"
     assert parse_v4l2_formats("") == []
+
+
+def test_files_and_folders_say_how_many_frames_they_hold(street: Path, posetrack_dir: Path) -> None:
+    """For progress bars (`136/300`, not `136/?`); a looping or live source has no end."""
+    counts = {}
+    for key, params in {"file": {"source": str(street)}, "folder": {"source": str(posetrack_dir)},
+                        "looping": {"source": str(street), "loop": True}}.items():
+        node = make(**params)
+        node.open()
+        counts[key] = node.frame_count
+        node.close()
+    assert counts["file"] == 5 and counts["looping"] is None
+    assert counts["folder"] == len([p for p in posetrack_dir.iterdir() if p.suffix.lower() in (".jpg", ".png")])

@@ -121,6 +121,10 @@ def test_nodes_list_and_show() -> None:
     assert "score_threshold" in shown.stdout and "0.3" in shown.stdout and "image: Image" in shown.stdout
     unknown = rtpose_cmd("nodes", "show", "detcet")
     assert unknown.returncode == 2 and "did you mean 'detect'" in unknown.stderr
+    plugin = str(Path(__file__).parent / "plugins" / "synthetic.py")
+    from_plugin = rtpose_cmd("nodes", "show", "synthetic_work", "--plugin", plugin)
+    assert from_plugin.returncode == 0 and "work_s" in from_plugin.stdout
+    assert "synthetic_work" in rtpose_cmd("nodes", "list", "--graph", str(REPO / "tests/graphs/pipeline.yaml")).stdout
 
 
 def test_headless_needs_no_screen(tmp_path: Path, shared: Path) -> None:

@@ -205,3 +205,22 @@ def test_pose_reads_the_chosen_heatmap_output_of_a_multi_stage_model(coco, two_s
         with pytest.raises(ModelError, match=fragment) as caught:
             node.open()
         assert str(two_stage_model) in str(caught.value)
+
+
+def test_the_detector_reports_how_often_it_ran_and_its_cost_per_run(shared: Path) -> None:
+    from rtpose.api import Image, Tracks
+    from rtpose_nodes.detect import Detect
+
+    node = Detect("detector", Detect.Params(model=str(shared / "models/det/yolox_nano_416x416.onnx"), every=3))
+    node.open()
+    frame = Image(cv2.imread(str(shared / "data/coco/000000196141.jpg")), 0.0)
+    previous = None
+    for _ in range(6):
+        found = node.process(image=frame, previous=previous)["detections"]
+        if len(found):
+            previous = Tracks(boxes=found.boxes, scores=found.scores, class_ids=found.class_ids,
+                              track_ids=list(range(len(found))))
+    own = node.stats()
+    assert 0 < own["ran"] < 1, own  # skipped some frames: the schedule ran it every 3 at most
+    assert own["ms_per_run"] > 0.5, own  # a real model's cost, not the skipped frames' near zero
+    node.close()

@@ -48,7 +48,7 @@ def frame(index: int) -> win.DisplayFrame:
     """A frame as the node hands it over: the raw pixels and their poses (the window draws them)."""
     return win.DisplayFrame(pixels=np.full((H, W, 3), 40, np.uint8), poses=poses(), index=index,
                             timestamp=time.monotonic(), received=time.monotonic(), people=1, pipeline_fps=30.0,
-                            camera_fps=30.0, latency_ms=12.0, live_clock=True)
+                            camera_fps=30.0, latency_ms=12.0, captured=time.monotonic())
 
 
 def count_colour(bgr: np.ndarray, colour: tuple[int, int, int], tol: int = 25) -> int:
@@ -222,6 +222,12 @@ def test_hud_rows_and_a_broken_stats_provider(qtbot, tmp_path: Path) -> None:
     rows = dict(win.hud_rows(frame(0), stats, time.monotonic()))
     assert rows["Camera"] == "29.9 fps" and rows["Pipeline"] == "30.0 fps" and rows["Latency"] == "12 ms"
     assert rows["People"] == "1" and rows["pose"] == "12.5 ms · 29.0"
+    live = {"camera": {"fps": 15.0, "p50_ms": 1.0, "frames_in": 0, "frames_out": 150, "dropped": 150},
+            "detector": {"fps": 15.0, "p50_ms": 0.2, "frames_in": 150, "frames_out": 150,
+                         "node": {"ran": 0.25, "ms_per_run": 35.0}}}
+    rows = dict(win.hud_rows(frame(0), live, time.monotonic()))
+    assert rows["Camera"] == "30.0 fps" and rows["camera"] == "1.0 ms"  # one camera rate, not two
+    assert rows["detector"] == "35.0 ms × 25% · 15.0"  # its cost when it runs, and how often
 
     def broken() -> dict:
         raise RuntimeError("metrics gone")

@@ -222,7 +222,7 @@ def test_a_shared_suffix_is_no_suggestion() -> None:
 
 def test_cli_pull_unknown_name_fails_cleanly() -> None:
     result = CliRunner().invoke(app, ["pull", "yolox_nan"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "did you mean 'yolox_nano'" in result.output
 
 

@@ -272,3 +272,25 @@ def test_a_stop_lets_the_frames_already_read_reach_the_sinks(tmp_path: Path) -> 
     assert result.exit_code == 0 and not result.stuck
     read = runner.metrics.snapshot()["source"]["frames_out"]
     assert read > 10 and seen() == list(range(read))  # queued frames drained, none dropped
+
+
+def test_a_nodes_own_figures_and_queue_depths_are_in_the_metrics(tmp_path: Path) -> None:
+    nodes = """\
+  - name: source
+    type: synthetic_source
+    params: {frames: 30}
+  - name: counting
+    type: synthetic_counting
+    inputs: {image: source.image}
+  - name: work
+    type: synthetic_work
+    inputs: {image: counting.image}
+  - name: pair
+    type: synthetic_pair_sink
+    inputs: {image: source.image, detections: work.detections}
+"""
+    runner = GraphRunner(make_graph(tmp_path, nodes))
+    assert runner.run().exit_code == 0
+    stats = runner.metrics.snapshot()
+    assert stats["counting"]["node"] == {"seen": 30.0}
+    assert stats["pair"]["queue_mean"] <= stats["pair"]["queue_max"]  # the deepest input's, not a sum

@@ -8,6 +8,7 @@ PyTriton pins numpy < 2, so the server runs in its own environment: the interpre
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -103,6 +104,38 @@ def test_models_served_by_triton_give_what_they_give_locally(server, shared: Pat
     pose_remote = TopDownPoseEstimator(open_backend(f"triton://127.0.0.1:{port}/pose"))
     assert len(boxes) >= 2  # a batch of several people in one request
     np.testing.assert_allclose(pose_remote(image, boxes), pose_local(image, boxes), atol=1e-3)
+
+
+def test_the_body_graph_through_triton_gives_the_local_keypoints(server, shared: Path, tmp_path: Path) -> None:
+    port, _ = server
+    models = ["--set", f"detector.model={shared / 'models/det/yolox_nano_416x416.onnx'}",
+              "--set", f"pose.model={shared / 'models/pose/simplepose_nano_256x192.onnx'}"]
+    remote = ["--set", "detector.backend=triton", "--set", f"detector.url=127.0.0.1:{port}",
+              "--set", "pose.backend=triton", "--set", f"pose.url=127.0.0.1:{port}"]
+    runs = {}
+    for name, extra in (("local", []), ("triton", remote)):
+        out = tmp_path / f"{name}.jsonl"
+        done = subprocess.run([sys.executable, "-m", "rtpose.cli", "run", str(REPO / "graphs/webcam_body.yaml"),
+                               "--source", str(shared / "data/video/street_5frames.mp4"), "--headless", "-q",
+                               "--export", str(out), *models, *extra], cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        runs[name] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(runs["local"]) == len(runs["triton"]) == 5
+    people = 0
+    for local, served in zip(runs["local"], runs["triton"]):
+        assert [p["track_id"] for p in served["people"]] == [p["track_id"] for p in local["people"]]
+        for a, b in zip(local["people"], served["people"]):
+            np.testing.assert_allclose(np.array(b["keypoints"])[:, :2], np.array(a["keypoints"])[:, :2], atol=0.5)
+            people += 1
+    assert people >= 5
+
+
+def test_a_node_on_triton_without_url_says_what_to_set(shared: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "rtpose.cli", "run", str(REPO / "graphs/webcam_body.yaml"),
+                           "--source", str(shared / "data/video/street_5frames.mp4"), "--headless",
+                           "--set", "pose.backend=triton"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "node 'pose': backend triton needs url" in done.stderr, done.stderr
 
 
 def test_a_dead_server_is_a_clear_error_and_reconnect_waits_for_it(shared: Path) -> None:

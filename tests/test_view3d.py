@@ -56,7 +56,7 @@ def test_window_draws_a_3d_panel_that_turns_with_the_mouse(qtbot) -> None:
                   attributes={"keypoints_3d": standing()[None], "schema_3d": ["h36m17"]})
     slot.put(win.DisplayFrame(pixels=np.full((480, 640, 3), 40, np.uint8), poses=poses, index=0,
                               timestamp=time.monotonic(), received=time.monotonic(), people=1, pipeline_fps=None,
-                              camera_fps=None, latency_ms=None, live_clock=True))
+                              camera_fps=None, latency_ms=None, captured=time.monotonic()))
     qtbot.waitUntil(lambda: w.shown_index == 0, timeout=3000)
     rect = w.view.view3d_rect()
 

@@ -163,7 +163,8 @@ def open_backend(
         from rtpose.backends.triton import TritonBackend
 
         address, _, name = model[len(TRITON_SCHEME):].rpartition("/")
-        return TritonBackend(address, name, **options)
+        served = {k: v for k, v in options.items() if k in TritonBackend.OPTIONS}  # no threads etc.: it runs remotely
+        return TritonBackend(address, name, **served)
     if backend != "auto":
         get_backend(backend)  # an unknown name fails first, whatever the model
     if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):

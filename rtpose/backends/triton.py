@@ -52,6 +52,7 @@ class TritonBackend(Backend):
 
     name = "triton"
     device = "remote"
+    OPTIONS = ("timeout_s", "reconnect_attempts", "reconnect_backoff")
 
     def __init__(self, url: str, model: str, timeout_s: float = TIMEOUT_S, reconnect_attempts: int = 0,
                  reconnect_backoff: float = 0.5) -> None:

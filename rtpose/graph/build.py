@@ -121,11 +121,18 @@ def apply_overrides(raw: Any, overrides: list[str]) -> None:
             problems.append(f"--set {item!r}: the graph has no node named {node_name!r}"
                             f"{suggest(node_name, [str(n) for n in by_name])}")
             continue
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as exc:
+            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            problems.append(f"--set {item!r}: the value is not valid YAML ({reason}); to pass it as text, "
+                            f"quote it: --set '{target}=\"{value}\"'")
+            continue
         entry = by_name[node_name]
         if not isinstance(entry.get("params"), dict):
             entry["params"] = LineDict()
             entry["params"].key_lines = {}
-        entry["params"][param] = yaml.safe_load(value) if value.strip() else ""
+        entry["params"][param] = parsed
     if problems:
         raise GraphError(problems)
 

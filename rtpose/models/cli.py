@@ -35,6 +35,10 @@ def list_models() -> None:
 def pull_model(name: str = typer.Argument(..., help="a name from `rtpose models list`")) -> None:
     """Download (and convert to ONNX) one model now, so later runs need no network."""
     try:
+        registry.get_spec(name)
+    except RtposeError as exc:
+        fail(exc, code=2)  # a wrong name is a bad option, as everywhere in the CLI
+    try:
         path = registry.pull(name)
     except RtposeError as exc:
         fail(exc, code=1)

@@ -197,6 +197,17 @@ def resolve_model(name_or_path: str | Path, models: Mapping[str, ModelSpec] | No
     return _ensure_onnx(get_spec(str(name_or_path), models))
 
 
+def node_model(model: str, backend: str, url: str | None, node: str) -> str | Path:
+    """What a model node opens: with ``backend: triton`` the model a Triton server serves under the
+    node's name (``rtpose serve`` names them so) at ``url``; otherwise its model file (:func:`resolve_model`)."""
+    if backend == "triton":
+        if not url:
+            raise ModelError(f"node {node!r}: backend triton needs url, the host:port of the server "
+                             f"(`rtpose serve` prints it), e.g. --set {node}.url=gpu-box:8001")
+        return f"triton://{url}/{node}"
+    return resolve_model(model)
+
+
 def pull(name: str, models: Mapping[str, ModelSpec] | None = None) -> Path:
     """Download (and convert) a known model now, e.g. before going offline."""
     return _ensure_onnx(get_spec(name, models))

@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -68,11 +68,16 @@ class Metrics:
         self._types = nodes
         self._records = {name: _NodeRecord() for name in nodes}
         self._edges: dict[str, dict[str, EdgeStats]] = {}
+        self._node_stats: dict[str, Callable[[], dict[str, float]]] = {}
         self._lock = threading.Lock()
         self._trace: list[tuple[str, str, int, float, float]] | None = [] if trace else None
 
     def attach_edges(self, node: str, stats: dict[str, EdgeStats]) -> None:
         self._edges[node] = stats
+
+    def attach_node_stats(self, node: str, stats: Callable[[], dict[str, float]]) -> None:
+        """A node's own figures (``Node.stats``), added to its entry of every snapshot as ``node``."""
+        self._node_stats[node] = stats
 
     def received(self, node: str) -> None:
         with self._lock:
@@ -103,7 +108,13 @@ class Metrics:
             copies = {name: (rec.times_s.sample(), list(rec.recent_out),
                              rec.frames_in, rec.frames_out, rec.first_out, rec.last_out, rec.source_dropped)
                       for name, rec in self._records.items()}
-        return {name: self._node_figures(name, *copy) for name, copy in copies.items()}
+        figures = {name: self._node_figures(name, *copy) for name, copy in copies.items()}
+        for name, stats in self._node_stats.items():
+            try:
+                figures[name]["node"] = dict(stats())
+            except Exception:  # noqa: BLE001 - a node's own figures must never break the dashboard
+                figures[name]["node"] = {}
+        return figures
 
     def _node_figures(self, name: str, times_s: np.ndarray, recent: list[float],
                       frames_in: int, frames_out: int, first_out: float | None, last_out: float | None,
@@ -124,7 +135,9 @@ class Metrics:
             "mean_ms": float(process.mean()) if process.size else 0.0,
             "latency_p50_ms": _percentile(since, 50),
             "latency_p99_ms": _percentile(since, 99),
-            "queue_mean": sum(e.depth_mean for e in edges.values()),
+            # the deepest input's queue (a node waits on its fullest input; a sum over inputs would be
+            # a mean larger than any queue's max)
+            "queue_mean": max((e.depth_mean for e in edges.values()), default=0.0),
             "queue_max": max((e.depth_max for e in edges.values()), default=0),
             "dropped": sum(e.dropped for e in edges.values()) + source_dropped,
             "inputs": {port: {"policy": e.policy, "capacity": e.capacity, "received": e.received,

@@ -152,6 +152,7 @@ class GraphRunner:
                 node = entry.cls(name, entry.params)
                 node._stats_provider = self.metrics.snapshot  # type: ignore[attr-defined]
                 node._pause_control = self._pause_files  # type: ignore[attr-defined]
+                self.metrics.attach_node_stats(name, node.stats)
                 self.nodes[name] = node
                 thread = threading.Thread(target=self._node_thread, args=(name,), name=f"rtpose:{name}", daemon=True)
                 self._threads.append(thread)

@@ -103,8 +103,9 @@ class DisplayFrame:
     pipeline_fps: float | None = None
     camera_fps: float | None = None
     latency_ms: float | None = None
-    live_clock: bool = False
-    """True when ``timestamp`` is on ``time.monotonic()`` (live sources), so ages can be computed from it."""
+    captured: float | None = None
+    """When the frame left its source, on ``time.monotonic()`` (the runtime's capture clock; ``timestamp``
+    is the media time: the position in a file), so the frame's age needs no guess about the clock."""
 
 
 class LatestSlot(Generic[T]):
@@ -257,7 +258,7 @@ def hud_rows(frame: DisplayFrame | None, stats: Mapping[str, Mapping[str, Any]],
     latency = _pipeline_number(stats, "latency_ms", "e2e_ms", "e2e_p50_ms")
     if latency is None:
         latency = frame.latency_ms
-    origin = frame.timestamp if frame.live_clock else frame.received
+    origin = frame.captured if frame.captured is not None else frame.received
     rows: list[Row] = [
         ("Camera", _fmt(camera_fps(frame, stats), "fps")),
         ("Pipeline", _fmt(frame.pipeline_fps, "fps")),
@@ -274,9 +275,15 @@ def hud_rows(frame: DisplayFrame | None, stats: Mapping[str, Mapping[str, Any]],
 
 
 def _node_summary(entry: Mapping[str, Any]) -> str:
-    ms = _number(entry, "p50_ms", "mean_ms", "ms")
+    own = entry.get("node") or {}
+    if "ran" in own and "ms_per_run" in own:  # a node that skips frames: its cost when it runs, and how often
+        parts = [f"{_fmt(own['ms_per_run'], 'ms')} × {100 * own['ran']:.0f}%"]
+    else:
+        ms = _number(entry, "p50_ms")
+        parts = [_fmt(ms, "ms")] if ms is not None else []
     fps = _number(entry, "fps_recent", "fps")  # the last seconds: a live panel shows now, not the run
-    parts = [_fmt(ms, "ms")] if ms is not None else []
+    if entry.get("frames_in") == 0 and entry.get("frames_out"):
+        fps = None  # a source: its rate is the Camera row (a second, different "camera fps" would confuse)
     if fps is not None:
         parts.append(_fmt(fps, ""))
     return " · ".join(parts)

@@ -186,3 +186,21 @@ class SyntheticMemory(Node):
         self.count += 1
         SyntheticMemory.seen[self.name].append((image.segment, self.count, previous is not None))
         return {"image": image}
+
+
+@register_node("synthetic_counting")
+class SyntheticCounting(Node):
+    """Passes images on and reports how many it saw as its own figure (``Node.stats``)."""
+
+    inputs = {"image": Image}
+    outputs = {"image": Image}
+
+    def open(self) -> None:
+        self.count = 0
+
+    def process(self, image: Image) -> dict:
+        self.count += 1
+        return {"image": image}
+
+    def stats(self) -> dict[str, float]:
+        return {"seen": float(self.count)}
