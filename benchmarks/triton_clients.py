@@ -55,8 +55,8 @@ def client(port: int, seconds: float, frames: list[np.ndarray], queue: mp.Queue)
     from rtpose.models.heatmap import TopDownPoseEstimator
     from rtpose.models.yolox import YoloxDetector
 
-    detector = YoloxDetector(open_backend(f"triton://127.0.0.1:{port}/detector"), score_threshold=0.3)
-    pose = TopDownPoseEstimator(open_backend(f"triton://127.0.0.1:{port}/pose"))
+    detector = YoloxDetector(open_backend(f"triton://127.0.0.1:{port}/yolox_nano_416x416"), score_threshold=0.3)
+    pose = TopDownPoseEstimator(open_backend(f"triton://127.0.0.1:{port}/simplepose_nano_256x192"))
     latencies, done, people = [], 0, 0
     end = time.monotonic() + seconds
     while time.monotonic() < end:

@@ -3,7 +3,8 @@
 Every node of the graph with a ``model`` param (the detector, the pose model, ...) has its model
 file resolved and opened on a local backend (ONNX Runtime, torch or TensorRT, as the node
 would), and bound to a Triton server started through PyTriton (the server binary ships in the
-``nvidia-pytriton`` wheel) under the node's name, with dynamic batching: requests from several
+``nvidia-pytriton`` wheel) under the model's name (:func:`~rtpose.models.registry.served_name`),
+with dynamic batching: requests from several
 clients that arrive within ``queue_delay_ms`` run as one batch. Clients point a node at it with
 ``--set pose.backend=triton --set pose.url=HOST:8001``.
 
@@ -29,7 +30,7 @@ import numpy as np
 from rtpose.backends.base import Backend, open_backend, static_dim
 from rtpose.errors import ModelError, RtposeError
 from rtpose.graph.build import Graph
-from rtpose.models.registry import known_models, resolve_model
+from rtpose.models.registry import known_models, resolve_model, served_name
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ServedModel:
 
     name: str
     path: Path
+    nodes: list[str]
     backend: Backend
     inputs: list[tuple[str, np.dtype, tuple[int, ...]]]
     outputs: list[tuple[str, np.dtype, tuple[int, ...]]]
@@ -63,8 +65,8 @@ def model_nodes(graph: Graph) -> dict[str, str]:
             and (entry.params.model in known or Path(entry.params.model).expanduser().is_file())}
 
 
-def open_served(name: str, model: str, backend: str = "auto", device: str = "auto") -> ServedModel:
-    """Open a node's model locally and learn its tensors from one run on zeros."""
+def open_served(model: str, nodes: list[str], backend: str = "auto", device: str = "auto") -> ServedModel:
+    """Open a model locally (for the graph's ``nodes`` that run it) and learn its tensors from one run on zeros."""
     path = resolve_model(model)
     local = open_backend(path, backend=backend, device=device)
     batched = static_dim(local.input_shapes[0], 0) != 1 or local.free_batch_axis()
@@ -78,7 +80,7 @@ def open_served(name: str, model: str, backend: str = "auto", device: str = "aut
         inputs.append((input_name, np.dtype(dtypes.get(input_name, np.float32)), tuple(int(d) for d in dims)))
     probe = local.run({n: np.zeros((1, *s), d) for n, d, s in inputs})
     outputs = [(n, out.dtype, tuple(out.shape[1:])) for n, out in zip(local.output_names, probe)]
-    return ServedModel(name, path, local, inputs, outputs, batched)
+    return ServedModel(served_name(model), path, nodes, local, inputs, outputs, batched)
 
 
 def infer_function(model: ServedModel) -> Callable[..., dict[str, np.ndarray]]:
@@ -123,7 +125,10 @@ def start(graph: Graph, grpc_port: int = 8001, http_port: int = 8000, max_batch:
     nodes = model_nodes(graph)
     if not nodes:
         raise RtposeError(f"graph {graph.name!r} has no node with a model to serve")
-    served = [open_served(name, model) for name, model in nodes.items()]
+    by_model: dict[str, list[str]] = {}
+    for node, model in nodes.items():  # one served model per model file, whichever nodes run it
+        by_model.setdefault(model, []).append(node)
+    served = [open_served(model, names) for model, names in by_model.items()]
     os.environ.update(python_library_env())  # the server process inherits it
     config = TritonConfig(grpc_port=grpc_port, http_port=http_port, metrics_port=http_port + 2,
                           grpc_address=host, http_address=host, metrics_address=host, allow_gpu_metrics=False,

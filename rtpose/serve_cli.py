@@ -24,7 +24,7 @@ def serve(
                                          "to join its batch."),
     no_dynamic_batching: bool = typer.Option(False, "--no-dynamic-batching", help="Run each request on its own."),
 ) -> None:
-    """Serve the graph's models (each node with a model, under the node's name) until Ctrl-C or SIGTERM."""
+    """Serve the graph's models (named after the model: its registry name or file stem) until Ctrl-C or SIGTERM."""
     from rtpose.graph.build import load_graph
     from rtpose.serve import start
 
@@ -44,8 +44,9 @@ def serve(
                   f"(http://{host}:{http_port}); dynamic batching {batching}; server log {log_file}", soft_wrap=True)
         for model in served:
             shapes = ", ".join(f"{n} {list(s)}" for n, _, s in model.inputs)
-            out.print(f"  {model.name}: {model.path.name} on {model.backend.name} ({shapes})  "
-                      f"--set {model.name}.backend=triton --set {model.name}.url={host}:{grpc_port}", soft_wrap=True)
+            sets = " ".join(f"--set {node}.backend=triton --set {node}.url={host}:{grpc_port}" for node in model.nodes)
+            out.print(f"  {model.name} ({model.path.name} on {model.backend.name}; {shapes}) for "
+                      f"{', '.join(model.nodes)}:  {sets}", soft_wrap=True)
         _check_ready(f"{host}:{grpc_port}", [m.name for m in served])
         out.print("ready (Ctrl-C stops)", highlight=False)
         stop.wait()

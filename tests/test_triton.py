@@ -90,18 +90,18 @@ def test_serve_names_its_models_and_how_to_use_them(server) -> None:
     port, banner = server
     assert f"grpc://127.0.0.1:{port}" in banner
     assert f"--set detector.backend=triton --set detector.url=127.0.0.1:{port}" in banner
-    assert "pose: simplepose_nano_256x192.onnx" in banner
+    assert "simplepose_nano_256x192 (simplepose_nano_256x192.onnx on onnxruntime" in banner
 
 
 def test_models_served_by_triton_give_what_they_give_locally(server, shared: Path) -> None:
     port, _ = server
     image = cv2.imread(str(shared / "data/coco/000000196141.jpg"))
     det_local = YoloxDetector(shared / "models/det/yolox_nano_416x416.onnx", score_threshold=0.3)
-    det_remote = YoloxDetector(open_backend(f"triton://127.0.0.1:{port}/detector"), score_threshold=0.3)
+    det_remote = YoloxDetector(open_backend(f"triton://127.0.0.1:{port}/yolox_nano_416x416"), score_threshold=0.3)
     boxes = det_local(image).boxes
     np.testing.assert_allclose(det_remote(image).boxes, boxes, atol=1e-2)
     pose_local = TopDownPoseEstimator(shared / "models/pose/simplepose_nano_256x192.onnx")
-    pose_remote = TopDownPoseEstimator(open_backend(f"triton://127.0.0.1:{port}/pose"))
+    pose_remote = TopDownPoseEstimator(open_backend(f"triton://127.0.0.1:{port}/simplepose_nano_256x192"))
     assert len(boxes) >= 2  # a batch of several people in one request
     np.testing.assert_allclose(pose_remote(image, boxes), pose_local(image, boxes), atol=1e-3)
 
@@ -140,20 +140,22 @@ def test_a_node_on_triton_without_url_says_what_to_set(shared: Path) -> None:
 
 def test_a_dead_server_is_a_clear_error_and_reconnect_waits_for_it(shared: Path) -> None:
     proc, port, _ = start_server(shared)
-    backend = open_backend(f"triton://127.0.0.1:{port}/pose")
+    backend = open_backend(f"triton://127.0.0.1:{port}/simplepose_nano_256x192")
     crops = np.zeros((2, 3, 256, 192), np.float32)
     assert backend.run(crops)[0].shape == (2, 17, 64, 48)
     kill(proc)
-    with pytest.raises(ModelError, match=rf"Triton server at 127.0.0.1:{port} \(model 'pose'\) stopped answering"):
+    served = "simplepose_nano_256x192"
+    with pytest.raises(ModelError, match=rf"Triton server at 127.0.0.1:{port} \(model '{served}'\) stopped answering"):
         backend.run(crops)
     with pytest.raises(ModelError, match="is not reachable"):
-        open_backend(f"triton://127.0.0.1:{port}/pose")
+        open_backend(f"triton://127.0.0.1:{port}/simplepose_nano_256x192")
 
 
 def test_reconnect_waits_for_a_restarted_server(shared: Path) -> None:
     grpc, http = free_port(), free_port()
     proc, port, _ = start_server(shared, grpc, http)
-    backend = open_backend(f"triton://127.0.0.1:{port}/pose", reconnect_attempts=10, reconnect_backoff=0.5)
+    backend = open_backend(f"triton://127.0.0.1:{port}/simplepose_nano_256x192", reconnect_attempts=10,
+                           reconnect_backoff=0.5)
     crops = np.ones((1, 3, 256, 192), np.float32)
     before = backend.run(crops)[0]
     kill(proc)

@@ -1,7 +1,7 @@
 """Triton backend: a model served by a Triton Inference Server, behind the same :class:`Backend` interface.
 
 A node with ``backend: triton`` and ``url: host:8001`` sends its batches to the server's model
-of the node's name (``rtpose serve`` names them so) over gRPC (or HTTP for port 8000 / an
+named after its own model (``rtpose serve`` names them so: registry name or file stem) over gRPC (or HTTP for port 8000 / an
 ``http://`` URL) instead of running a local file. The server batches the requests of many
 camera boxes together (dynamic batching). ``tritonclient`` is imported only here.
 
@@ -81,7 +81,8 @@ class TritonBackend(Backend):
                 raise ModelError(f"{self._where()} is not live")
             if not client.is_model_ready(self.model):
                 raise ModelError(f"{self._where()}: the server has no ready model of that name; "
-                                 f"serve it with `rtpose serve GRAPH` (models are named after the graph's nodes)")
+                                 f"serve it with `rtpose serve GRAPH` (models are named after their registry name or "
+                                 f"file stem)")
             return client
         except ModelError:
             raise

@@ -197,14 +197,20 @@ def resolve_model(name_or_path: str | Path, models: Mapping[str, ModelSpec] | No
     return _ensure_onnx(get_spec(str(name_or_path), models))
 
 
+def served_name(model: str) -> str:
+    """The name a Triton server (``rtpose serve``) gives a model: its registry name, or its file's stem.
+    Named after the model, not the node, so the streams of a multi-camera graph share one served model."""
+    return model if model in KNOWN_MODELS else Path(model).stem
+
+
 def node_model(model: str, backend: str, url: str | None, node: str) -> str | Path:
-    """What a model node opens: with ``backend: triton`` the model a Triton server serves under the
-    node's name (``rtpose serve`` names them so) at ``url``; otherwise its model file (:func:`resolve_model`)."""
+    """What a model node opens: with ``backend: triton`` its model as the server at ``url`` serves it
+    (:func:`served_name`); otherwise its model file (:func:`resolve_model`)."""
     if backend == "triton":
         if not url:
             raise ModelError(f"node {node!r}: backend triton needs url, the host:port of the server "
                              f"(`rtpose serve` prints it), e.g. --set {node}.url=gpu-box:8001")
-        return f"triton://{url}/{node}"
+        return f"triton://{url}/{served_name(model)}"
     return resolve_model(model)
 
 
