@@ -84,3 +84,16 @@ def test_every_frame_of_every_stream_is_exported_once_with_its_stream(shared: Pa
     assert pose_group.stats.requests >= 2 * FRAMES and pose_group.stats.inferences < pose_group.stats.requests
     # YOLOX-Nano's file cannot take a batch: each stream's detector has its own, running in parallel
     assert runner.nodes["detector0"].detector.backend is not runner.nodes["detector1"].detector.backend
+
+
+def test_export_on_a_multicam_graph_writes_one_file_per_camera(shared: Path, tmp_path: Path) -> None:
+    from rtpose.cli import prepare_graph
+
+    graph = prepare_graph(Path(__file__).resolve().parents[1] / "graphs/multicam_body.yaml", headless=True,
+                          export=tmp_path / "out.jsonl",
+                          overrides=[f"cam0.source={shared / 'data/video/street_5frames.mp4'}",
+                                     f"cam1.source={shared / 'data/video/street_5frames.mp4'}"])
+    writers = {name: entry for name, entry in graph.nodes.items() if entry.cls.type_name == "export_keypoints"}
+    paths = sorted(str(entry.params.path) for entry in writers.values())
+    assert paths == [str(tmp_path / "out.cam0.jsonl"), str(tmp_path / "out.cam1.jsonl")]
+    assert {graph.source_of(name) for name in writers} == {"cam0", "cam1"}

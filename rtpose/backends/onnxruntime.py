@@ -127,11 +127,15 @@ class OnnxRuntimeBackend(Backend):
         relaxed = relax_batch_axis(onnx.load(str(self.path)))
         if relaxed is None:
             return False
+        level = self._options.log_severity_level
+        self._options.log_severity_level = 3  # a model that fails the trial must not print warnings to the user
         try:
             session = ort.InferenceSession(relaxed, sess_options=self._options, providers=self._providers)
             batches_work = _runs_batches(session, self.session)
         except Exception:  # noqa: BLE001 - any failure means "keep the model as it was"
             batches_work = False
+        finally:
+            self._options.log_severity_level = level
         if batches_work:
             self._use(session)
         return batches_work

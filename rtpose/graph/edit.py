@@ -5,6 +5,8 @@ They work on the raw YAML data, so errors still point into the graph file.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import Any
 
 from rtpose.errors import GraphError
@@ -50,17 +52,21 @@ def interactive_nodes(graph: Graph) -> set[str]:
 
 
 def add_export(raw: Any, graph: Graph, path: str, name: str = "export") -> None:
-    """Feed the most downstream pose output (and its frames) to a keypoints writer."""
+    """Feed each source's most downstream pose output (and its frames) to a keypoints writer: ``path``
+    itself for a graph with one source, ``<stem>.<source><suffix>`` per source for several cameras."""
     pose_outputs = [(node, port) for node, entry in graph.nodes.items()
                     for port, kind in entry.cls.outputs.items() if isinstance(kind, type) and issubclass(kind, Poses)]
     if not pose_outputs:
         raise GraphError([f"{graph.path}: --export needs a node that outputs poses; this graph has none"])
-    node, port = pose_outputs[-1]
-    source = graph.source_of(node)
-    image_port = next((p for p, kind in graph.nodes[source].cls.outputs.items() if kind is Image), None)
-    if image_port is None:
-        raise GraphError([f"{graph.path}: --export needs the frames of source {source!r}, which outputs no image"])
-    if name in graph.nodes:
-        name = f"{name}_keypoints"
-    _raw_nodes(raw).append({"name": name, "type": EXPORT_TYPE, "params": {"path": path},
-                            "inputs": {"poses": f"{node}.{port}", "image": f"{source}.{image_port}"}})
+    last_by_source = {graph.source_of(node): (node, port) for node, port in pose_outputs}
+    several = len(last_by_source) > 1
+    for source, (node, port) in last_by_source.items():
+        image_port = next((p for p, kind in graph.nodes[source].cls.outputs.items() if kind is Image), None)
+        if image_port is None:
+            raise GraphError([f"{graph.path}: --export needs the frames of source {source!r}, which outputs no image"])
+        file, writer = path, name if name not in graph.nodes else f"{name}_keypoints"
+        if several:
+            file = str(Path(path).with_name(f"{Path(path).stem}.{source}{Path(path).suffix}"))
+            writer = f"{writer}_{source}"
+        _raw_nodes(raw).append({"name": writer, "type": EXPORT_TYPE, "params": {"path": file},
+                                "inputs": {"poses": f"{node}.{port}", "image": f"{source}.{image_port}"}})
