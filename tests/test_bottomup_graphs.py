@@ -88,6 +88,6 @@ def test_graph_runs_in_the_window(graph: str, shared: Path, tmp_path: Path) -> N
     sets = [arg for o in graph_models(shared)[graph] for arg in ("--set", o)]
     metrics = tmp_path / "metrics.json"
     rtpose("run", str(REPO / "graphs" / f"{graph}.yaml"), "--source", str(shared / "data/video/street_5frames.mp4"),
-           "--max-frames", "5", "--metrics", str(metrics), *sets, env=env)
+           "--max-frames", "5", "--metrics", str(metrics), "--set", "display.exit_at_end=true", *sets, env=env)
     display = json.loads(metrics.read_text())["nodes"]["display"]
     assert display["type"] == "display" and display["frames_in"] == 5  # the window took every frame
