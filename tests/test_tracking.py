@@ -162,16 +162,6 @@ def test_pose_similarity_separates_people_with_the_same_box() -> None:
         assert who == first, f
 
 
-def test_predicted_boxes_follow_the_motion() -> None:
-    tracker = ByteTracker()
-    for f in range(10):
-        tracker.update(dets([box_at(100 + 10 * f, 200)]))
-    pred = tracker.predicted_boxes()
-    assert len(pred) == 1 and pred.track_ids[0] == 1
-    assert (pred.boxes[0, 0] + pred.boxes[0, 2]) / 2 == pytest.approx(200, abs=3)
-    assert len(tracker.predicted_boxes()) == 1  # peeking doesn't advance the state
-
-
 def test_boxes_from_keypoints() -> None:
     kps = np.zeros((2, 17, 3), np.float32)
     kps[0, :, 0] = np.linspace(100, 140, 17)

@@ -444,19 +444,6 @@ class ByteTracker:
                       class_ids=np.array([t.class_id for t in out], np.int64),
                       track_ids=np.array([t.track_id for t in out], np.int64))
 
-    def predicted_boxes(self, include_lost: bool = False) -> Tracks:
-        """Where each tracked person should be on the next frame (Kalman prediction, state unchanged).
-
-        Confirmed tracks only, plus lost ones with ``include_lost``; used to crop poses on
-        frames where the detector is skipped.
-        """
-        states = (TrackState.CONFIRMED, TrackState.LOST) if include_lost else (TrackState.CONFIRMED,)
-        out = sorted((t for t in self._tracks if t.state in states and t.track_id >= 0), key=lambda t: t.track_id)
-        return Tracks(boxes=np.array([t.kf.peek() for t in out], np.float32).reshape(-1, 4),
-                      scores=np.array([t.score for t in out], np.float32),
-                      class_ids=np.array([t.class_id for t in out], np.int64),
-                      track_ids=np.array([t.track_id for t in out], np.int64))
-
     @property
     def num_tracks(self) -> dict[str, int]:
         """How many tracks are in each state (for logs and tests)."""
