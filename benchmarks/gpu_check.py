@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import os
 import platform
@@ -43,6 +42,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clip import REPO, cached_clip, shared_dir  # noqa: E402
 from _run import run_timed  # noqa: E402
+
+from rtpose.backends.plan import tensorrt_available  # noqa: E402
 
 FAMILIES = [  # (shared file, input shape, input range)
     ("det/yolox_nano_416x416.onnx", (1, 3, 416, 416), 255.0),
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cuda = torch.cuda.is_available() and not args.cpu
     if not args.cpu and not cuda:
         parser.error("torch sees no CUDA GPU: run with --cpu for the small CPU version")
-    tensorrt = importlib.util.find_spec("tensorrt") is not None
+    tensorrt = tensorrt_available()
     size = sizes(args.cpu)
     start = time.perf_counter()
     report: dict[str, Any] = {"machine": {

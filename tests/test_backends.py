@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rtpose.backends.base import Backend, open_backend, static_dim
+from rtpose.backends.plan import tensorrt_available
 from rtpose.errors import ModelError
 
 YOLOX = "models/det/yolox_nano_416x416.onnx"
@@ -44,9 +45,7 @@ def test_unknown_backend_and_format_are_rejected(shared: Path, tmp_path: Path) -
 
 
 def test_engine_file_without_tensorrt_says_so(tmp_path: Path) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("tensorrt") is not None:
+    if tensorrt_available():
         pytest.skip("TensorRT is installed here")
     engine = tmp_path / "det.engine"
     engine.write_bytes(b"\0")

@@ -4,7 +4,6 @@ skips with the reason when they are absent."""
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from pathlib import Path
@@ -15,13 +14,14 @@ import pytest
 import torch
 
 from rtpose import engines
+from rtpose.backends.plan import tensorrt_available
 from rtpose.models.calibration import PREPROCESS
 from rtpose.models.gpu_preprocess import GpuTopDownPreprocessor, crop_thetas, pick_bucket
 from rtpose.models.heatmap import box_to_center_scale, crop_affine, normalize
 
 REPO = Path(__file__).resolve().parents[1]
 CUDA = torch.cuda.is_available()
-TRT = importlib.util.find_spec("tensorrt") is not None
+TRT = tensorrt_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs CUDA (torch.cuda.is_available() is False)")
 needs_trt = pytest.mark.skipif(not (CUDA and TRT), reason="needs TensorRT and a CUDA GPU")
 SIZE = (192, 256)

@@ -85,6 +85,11 @@ def nvidia_driver_present() -> bool:
     return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
 
 
+def tensorrt_available() -> bool:
+    """Whether ``import tensorrt`` can work (checked without importing it): the one such check."""
+    return importlib.util.find_spec("tensorrt") is not None
+
+
 @lru_cache(maxsize=1)
 def probe_machine() -> Machine:
     """This machine's :class:`Machine` (cached: it does not change while a process runs).
@@ -102,5 +107,5 @@ def probe_machine() -> Machine:
         import onnxruntime
 
         ort_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    return Machine(cuda=cuda, tensorrt=cuda and find("tensorrt") is not None,
+    return Machine(cuda=cuda, tensorrt=cuda and tensorrt_available(),
                    onnx2torch=find("onnx2torch") is not None, ort_cuda=ort_cuda)

@@ -50,9 +50,13 @@ class Preprocess:
     resize: str  # how a frame or crop is brought to input_size
 
 
+IMAGENET_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
+"""ImageNet channel means in 0..255, RGB order (the one definition; the pose models' pre-processing)."""
+IMAGENET_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
+
 YOLOX_PRE = Preprocess("BGR", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "letterbox top-left, pad 114")
 IMAGENET_RGB = Preprocess(
-    "RGB", (123.675, 116.28, 103.53), (58.395, 57.12, 57.375), "affine crop of the box (aspect 3:4, x1.25)"
+    "RGB", IMAGENET_MEAN, IMAGENET_STD, "affine crop of the box (aspect 3:4, x1.25)"
 )
 
 
