@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clip import REPO, cached_clip, shared_dir  # noqa: E402
 from _run import run_timed  # noqa: E402
 
-from rtpose.backends.plan import tensorrt_available  # noqa: E402
+from rtpose.engines import tensorrt_available  # noqa: E402
 
 FAMILIES = [  # (shared file, input shape, input range)
     ("det/yolox_nano_416x416.onnx", (1, 3, 416, 416), 255.0),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rtpose.backends.base import Backend, open_backend, static_dim
-from rtpose.backends.plan import tensorrt_available
+from rtpose.engines import tensorrt_available
 from rtpose.errors import ModelError
 
 YOLOX = "models/det/yolox_nano_416x416.onnx"

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from rtpose import engines
 from rtpose.backends.base import Backend
-from rtpose.backends.plan import tensorrt_available
+from rtpose.engines import tensorrt_available
 from rtpose.backends.switching import EngineSwitchingBackend
 from rtpose.engines import EngineSpec, Platform
 from rtpose.models.calibration import PREPROCESS

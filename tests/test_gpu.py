@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from rtpose import engines
-from rtpose.backends.plan import tensorrt_available
+from rtpose.engines import tensorrt_available
 from rtpose.models.calibration import PREPROCESS
 from rtpose.models.gpu_preprocess import GpuTopDownPreprocessor, crop_thetas, pick_bucket
 from rtpose.models.heatmap import box_to_center_scale, crop_affine, normalize

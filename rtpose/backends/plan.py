@@ -85,17 +85,14 @@ def nvidia_driver_present() -> bool:
     return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
 
 
-def tensorrt_available() -> bool:
-    """Whether ``import tensorrt`` can work (checked without importing it): the one such check."""
-    return importlib.util.find_spec("tensorrt") is not None
-
-
 @lru_cache(maxsize=1)
 def probe_machine() -> Machine:
     """This machine's :class:`Machine` (cached: it does not change while a process runs).
 
     ``RTPOSE_NO_CUDA=1`` makes it report no GPU (to run ``auto`` graphs on the CPU of a GPU box).
     """
+    from rtpose.engines.build import tensorrt_available
+
     find = importlib.util.find_spec
     cuda = False
     if not os.environ.get("RTPOSE_NO_CUDA") and nvidia_driver_present() and find("torch") is not None:

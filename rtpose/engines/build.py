@@ -17,10 +17,16 @@ from rtpose.errors import ModelError
 from rtpose.engines.cache import (Platform, _write_atomic, cache_key, engine_paths, file_sha256, make_fingerprint,
                                   needs_rebuild, write_sidecar)
 from rtpose.engines.calibration import Preprocess, calibration_batches
-from rtpose.backends.plan import tensorrt_available
 from rtpose.engines.spec import EngineSpec, Profile, resolve_onnx
 
 log = logging.getLogger(__name__)
+
+
+def tensorrt_available() -> bool:
+    """Whether ``import tensorrt`` can work (checked without importing it): the one such check."""
+    import importlib.util
+
+    return importlib.util.find_spec("tensorrt") is not None
 
 
 def import_tensorrt() -> Any:
