@@ -14,6 +14,7 @@ import pytest
 
 from rtpose.schemas import H36M17
 from rtpose.tracking.evaluate3d import bone_cv, pa_mpjpe
+from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,8 +59,7 @@ def test_metric_3d_on_human36m_through_an_image_folder(shared: Path, tmp_path: P
 @pytest.mark.slow
 def test_bone_lengths_hold_steady_on_a_walking_clip(shared: Path, tmp_path: Path) -> None:
     clip = tmp_path / "clip"
-    subprocess.run([sys.executable, str(shared / "tools/make_clip.py"), "--out", str(clip), "--frames", "60",
-                    "--people", "2", "--mode", "walk", "--seed", "1"], check=True, capture_output=True, timeout=300)
+    make_clip(clip, frames=60, people=2, seed=1)
     cvs = {}
     for steady in (False, True):
         records = run_3d(shared, clip / "clip.mp4", tmp_path / f"steady_{steady}.jsonl",

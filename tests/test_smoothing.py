@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import pytest
 
 from rtpose.tracking.smoothing import PoseSmoother, one_euro_step
 from rtpose.types import Poses
+from helpers import make_clip
 
 SIZE = 300.0  # person height in pixels
 BOX = np.array([0, 0, 120, SIZE], np.float32)
@@ -146,8 +145,7 @@ def test_smooth_node() -> None:
 def still_clip(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> dict:
     """make_clip's 'still' clip (5 people who don't move), made once per test session."""
     out = tmp_path_factory.mktemp("still_clip")
-    subprocess.run([sys.executable, str(shared / "tools" / "make_clip.py"), "--out", str(out), "--frames", "150",
-                    "--people", "5", "--mode", "still"], check=True, capture_output=True, timeout=300)
+    make_clip(out, frames=150, people=5, mode="still")
     return json.loads((out / "gt.json").read_text())
 
 

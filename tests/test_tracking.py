@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from rtpose.tracking.guided import DetectionSchedule, boxes_from_keypoints, conf
 from rtpose.tracking.evaluate import id_metrics
 from rtpose.tracking.oks import iou_matrix, oks_matrix
 from rtpose.types import Detections, Poses, Tracks
-from helpers import body
+from helpers import body, make_clip
 
 
 def dets(boxes: list[list[float]] | np.ndarray, scores: list[float] | np.ndarray | None = None) -> Detections:
@@ -437,10 +435,7 @@ def test_track_node() -> None:
 @pytest.fixture(scope="session")
 def walk_clip(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> dict:
     """make_clip's 'walk' clip (5 people crossing), made once per test session."""
-    tool = shared / "tools" / "make_clip.py"
-    out = tmp_path_factory.mktemp("walk_clip")
-    subprocess.run([sys.executable, str(tool), "--out", str(out), "--frames", "300", "--people", "5",
-                    "--mode", "walk"], check=True, capture_output=True, timeout=300)
+    out = make_clip(tmp_path_factory.mktemp("walk_clip"), frames=300, people=5)
     return json.loads((out / "gt.json").read_text())
 
 
