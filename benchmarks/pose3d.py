@@ -33,7 +33,7 @@ from rtpose.models.blazepose import BlazePoseLandmarks  # noqa: E402
 from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
 from rtpose.models.yolox import YoloxDetector  # noqa: E402
 from rtpose.schemas import H36M17  # noqa: E402
-from rtpose.tracking.evaluate3d import bone_cv  # noqa: E402
+from rtpose.evaluation.pose3d import bone_cv  # noqa: E402
 
 LIMBS = {"left thigh": (4, 5), "right thigh": (1, 2), "left upper arm": (11, 12), "right upper arm": (14, 15)}
 

@@ -6,7 +6,7 @@ where the ``hand_landmarks`` node is installed):
 
 - PCK@0.1 per part (body, feet, face, hands) on the 4 COCO images against
   ``data/coco/test_coco_wholebody.json``, from the ground-truth person boxes (each part against
-  its own box: see :mod:`rtpose.evaluate_wholebody`);
+  its own box: see :mod:`rtpose.evaluation.wholebody`);
 - cost per face of the face mesh (region from the head points, crop, model, map back) against
   the 2D pose model's cost per person, on the same people of a 2-person clip, in the same process;
 - FPS of graphs/webcam_wholebody.yaml against graphs/webcam_body.yaml on that clip.
@@ -30,7 +30,7 @@ from _run import run_timed  # noqa: E402
 
 from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.errors import PluginError  # noqa: E402
-from rtpose.evaluate_wholebody import load_coco_wholebody, part_pck, wholebody_on_images  # noqa: E402
+from rtpose.evaluation.wholebody import load_coco_wholebody, part_pck, wholebody_on_images  # noqa: E402
 from rtpose.models.face import FaceLandmarks, face_region  # noqa: E402
 from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
 from rtpose.models.yolox import YoloxDetector  # noqa: E402

@@ -20,7 +20,7 @@ from rtpose.cli import prepare_graph
 from rtpose.errors import GraphError, NodeFailed
 from rtpose.graph.build import Graph, load_graph
 from rtpose.runtime.scheduler import GraphRunner
-from rtpose.tracking.evaluate import pck
+from rtpose.evaluation.tracking import pck
 from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rtpose.tracking.evaluate import pck
+from rtpose.evaluation.tracking import pck
 from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]

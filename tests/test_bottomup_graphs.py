@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rtpose.tracking.evaluate import pck, summary
+from rtpose.evaluation.tracking import pck, summary
 from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]

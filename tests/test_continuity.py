@@ -22,7 +22,7 @@ from rtpose.cli import prepare_graph
 from rtpose.models.heatmap import TopDownPoseEstimator
 from rtpose.models.yolox import YoloxDetector
 from rtpose.runtime.scheduler import GraphRunner
-from rtpose.tracking import evaluate
+from rtpose.evaluation import tracking as evaluate
 from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]

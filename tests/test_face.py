@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rtpose.api import Image, Poses
-from rtpose.evaluate_wholebody import WholeBodyImage, load_coco_wholebody
+from rtpose.evaluation.wholebody import WholeBodyImage, load_coco_wholebody
 from rtpose.models.face import (
     FACE_WIDTH_PER_EYE_DISTANCE,
     INPUT_SIZE,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rtpose.schemas import H36M17
-from rtpose.tracking.evaluate3d import bone_cv, pa_mpjpe
+from rtpose.evaluation.pose3d import bone_cv, pa_mpjpe
 from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pytest
 
 from rtpose.tracking.bytetrack import ByteTracker
 from rtpose.tracking.guided import DetectionSchedule, boxes_from_keypoints, confident_pose_boxes
-from rtpose.tracking.evaluate import id_metrics
+from rtpose.evaluation.tracking import id_metrics
 from rtpose.tracking.oks import iou_matrix, oks_matrix
 from rtpose.types import Detections, Poses, Tracks
 from helpers import body, make_clip

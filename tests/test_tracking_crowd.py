@@ -28,7 +28,7 @@ import pytest
 
 from rtpose.cli import prepare_graph
 from rtpose.runtime.scheduler import GraphRunner
-from rtpose.tracking import evaluate
+from rtpose.evaluation import tracking as evaluate
 from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]

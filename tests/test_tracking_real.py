@@ -9,7 +9,7 @@ tests/test_tracking.py.
 
 "More than half visible" (coverage target): at least half of the person's labelled keypoints
 (those labelled in any frame: the COCO annotation's) have v = 2 in that frame, i.e. are inside
-the frame and not covered by someone else (rtpose.tracking.evaluate.HALF_VISIBLE).
+the frame and not covered by someone else (rtpose.evaluation.tracking.HALF_VISIBLE).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from rtpose.api import Image, Node, Poses, register_node
-from rtpose.tracking import evaluate
+from rtpose.evaluation import tracking as evaluate
 from helpers import body, make_clip
 
 REPO = Path(__file__).resolve().parents[1]
