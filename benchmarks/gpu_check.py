@@ -129,7 +129,7 @@ def hrnet_rows(cuda: bool, tensorrt: bool, size: dict[str, Any], workdir: Path) 
         from rtpose.backends.tensorrt import TensorRTBackend
 
         onnx_path = workdir / "hrnet_w32_random.onnx"
-        export_onnx(model.cpu(), onnx_path, input_size=(256, 192))
+        export_onnx(model.cpu(), onnx_path, input_size=(192, 256))
         engine = TensorRTBackend(onnx_path, precision="fp16", max_batch=max(size["batches"]))
         for batch in size["batches"]:
             x = np.random.default_rng(0).standard_normal((batch, 3, 256, 192)).astype(np.float32)
@@ -192,7 +192,7 @@ def graph_run(cuda: bool, size: dict[str, Any], workdir: Path) -> dict[str, Any]
     torch.manual_seed(0)
     hrnet = workdir / "hrnet_w32_random.onnx"
     if not hrnet.is_file():
-        export_onnx(hrnet_w32().eval(), hrnet, input_size=(256, 192))
+        export_onnx(hrnet_w32().eval(), hrnet, input_size=(192, 256))
     clip = cached_clip(size["frames"], size["people"], "walk", size["width"], size["height"]) / "clip.mp4"
     device = "cuda" if cuda else "cpu"
     overrides = [f"detector.model={shared_dir() / 'models/det/yolox_nano_416x416.onnx'}", f"pose.model={hrnet}",

@@ -69,7 +69,7 @@ def test_hrnet_exported_by_rtpose_runs_on_torch_through_onnx(tmp_path: Path) -> 
 
     torch.manual_seed(0)
     model = hrnet_w32().eval()
-    export_onnx(model, tmp_path / "hrnet.onnx", input_size=(256, 192))
+    export_onnx(model, tmp_path / "hrnet.onnx", input_size=(192, 256))
     backend = open_backend(tmp_path / "hrnet.onnx", backend="torch", device="cpu")
     x = np.random.default_rng(2).standard_normal((2, 3, 256, 192)).astype(np.float32)
     with torch.inference_mode():

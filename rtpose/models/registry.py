@@ -68,7 +68,7 @@ class ModelSpec:
     url: str
     kind: str  # detector, pose, hand_landmarks, palm_detector, face_landmarks, bottomup, pose3d, ...
     format: Literal["onnx", "pth", "tflite"]  # tflite runs as is, on the tflite backend
-    input_size: tuple[int, int]  # (height, width)
+    input_size: tuple[int, int]  # (width, height), as everywhere in rtpose (OpenCV's order)
     preprocess: Preprocess
     input_name: str
     sha256: str | None = None
@@ -113,10 +113,10 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         ModelSpec("yolox_s", _YOLOX + "yolox_s.onnx", "detector", "onnx", (640, 640), YOLOX_PRE,
                   "images", licence="Apache-2.0"),
         ModelSpec("hrnet_w32_coco_256x192", _MMPOSE + "hrnet_w32_coco_256x192-c78dce93_20200708.pth",
-                  "pose", "pth", (256, 192), IMAGENET_RGB, "input", sha256_prefix="c78dce93",
+                  "pose", "pth", (192, 256), IMAGENET_RGB, "input", sha256_prefix="c78dce93",
                   converter=partial(convert_mmpose_hrnet, 32), licence="Apache-2.0"),
         ModelSpec("hrnet_w48_coco_256x192", _MMPOSE + "hrnet_w48_coco_256x192-b9e0b3ab_20200708.pth",
-                  "pose", "pth", (256, 192), IMAGENET_RGB, "input", sha256_prefix="b9e0b3ab",
+                  "pose", "pth", (192, 256), IMAGENET_RGB, "input", sha256_prefix="b9e0b3ab",
                   converter=partial(convert_mmpose_hrnet, 48), licence="Apache-2.0"),
     )
 }
