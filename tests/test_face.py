@@ -136,3 +136,11 @@ def test_face_landmarks_node_gives_a_mesh_per_visible_face(shared: Path, images)
     x1, y1, x2, y2 = faces.boxes[0]
     gt_face = image.keypoints[0, FACE, :2]
     assert x1 <= gt_face[:, 0].mean() <= x2 and y1 <= gt_face[:, 1].mean() <= y2
+
+
+def test_a_model_without_face_mesh_outputs_is_named(shared: Path) -> None:
+    """The palm detector takes the same 192x192 crops but gives no face mesh: said, with its outputs."""
+    from rtpose.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"palm_detection_full.onnx: no face mesh outputs \(\[1, 1404\] landmarks"):
+        FaceLandmarks(shared / "models/hand/palm_detection_full.onnx", threads=1)
