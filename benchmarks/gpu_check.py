@@ -41,20 +41,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clip import REPO, cached_clip, shared_dir  # noqa: E402
+from _models import FAMILIES  # noqa: E402
 from _run import run_timed  # noqa: E402
 
 from rtpose.engines import tensorrt_available  # noqa: E402
-
-FAMILIES = [  # (shared file, input shape, input range)
-    ("det/yolox_nano_416x416.onnx", (1, 3, 416, 416), 255.0),
-    ("pose/simplepose_nano_256x192.onnx", (1, 3, 256, 192), 2.0),
-    ("hand/hand_landmark_full.onnx", (1, 224, 224, 3), 1.0),
-    ("hand/palm_detection_full.onnx", (1, 192, 192, 3), 1.0),
-    ("face/face_landmark.onnx", (1, 192, 192, 3), 1.0),
-    ("pose3d/pose_landmark_full.onnx", (1, 256, 256, 3), 1.0),
-    ("bottomup/openpose_mobilenet_thin_368x432.onnx", (1, 368, 432, 3), 255.0),
-    ("bottomup/movenet_multipose.onnx", (1, 256, 320, 3), 255.0),
-]
 
 
 def sizes(cpu: bool) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from rtpose.models.blazepose import BlazePoseLandmarks  # noqa: E402
 from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
 from rtpose.models.yolox import YoloxDetector  # noqa: E402
 from rtpose.schemas import H36M17  # noqa: E402
-from rtpose.evaluation.pose3d import bone_cv  # noqa: E402
+from rtpose.evaluation.pose3d import bone_cv, median_step, tracked_sequences  # noqa: E402
 
 LIMBS = {"left thigh": (4, 5), "right thigh": (1, 2), "left upper arm": (11, 12), "right upper arm": (14, 15)}
 
@@ -87,14 +87,10 @@ def stability(clip: Path, frames: int, paths: dict[str, str], out: Path) -> dict
         export = out / f"3d_{steady}_{smooth}.jsonl"
         graph_fps("webcam_3d", clip, frames, paths,
                   [f"pose3d.steady_bones={steady}", f"smoother.smooth_3d={smooth}"], export)
-        tracks: dict[int, list] = {}
-        for line in export.read_text().splitlines():
-            for person in json.loads(line)["people"]:
-                tracks.setdefault(person["track_id"], []).append(person["keypoints_3d"])
-        long = [np.array(seq) for seq in tracks.values() if len(seq) >= 20]
+        long = tracked_sequences(json.loads(line) for line in export.read_text().splitlines())
         index = [H36M17.skeleton.index(edge) for edge in LIMBS.values()]
         cv = np.mean([bone_cv(seq, H36M17.skeleton)[index] for seq in long], axis=0)
-        jitter = float(np.median(np.concatenate([np.linalg.norm(np.diff(seq, axis=0), axis=-1).ravel() for seq in long])))
+        jitter = median_step(long)
         result[name] = (cv, jitter * 1000)
     return result
 

@@ -9,8 +9,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from _clip import make_clip, shared_dir  # noqa: E402
+from _models import TORCH_FAMILIES  # noqa: E402
 
-__all__ = ["body", "make_clip", "shared_dir"]
+__all__ = ["TORCH_FAMILIES", "body", "make_clip", "shared_dir"]
 
 
 def body(cx: float, cy: float, score: float = 0.9, height: float = 160.0, width: float = 40.0) -> np.ndarray:
