@@ -26,7 +26,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clip import REPO, cached_clip, clip_frames, shared_dir  # noqa: E402
-from _run import run_timed  # noqa: E402
+from _run import ratio_table, run_timed  # noqa: E402
 
 from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.models.blazepose import BlazePoseLandmarks  # noqa: E402
@@ -103,19 +103,12 @@ def main() -> None:
     paths = models(shared_dir())
     crowd = cached_clip(frames=args.frames, people=5) / "clip.mp4"
     ms2d, ms3d, people = cost_per_person(crowd, min(args.frames, 60), paths)
-    table = Table(title=f"cost per person ({people} people, 2 cores)")
-    for col in ("model", "ms per person", "x 2D pose"):
-        table.add_column(col)
-    table.add_row("2D pose (SimplePose-nano, batched)", f"{ms2d:.1f}", "1.00")
-    table.add_row("3D (BlazePose GHUM full, aligned crop)", f"{ms3d:.1f}", f"{ms3d / ms2d:.2f}")
-    console.print(table)
+    console.print(ratio_table(f"cost per person ({people} people, 2 cores)", ("model", "ms per person", "x 2D pose"),
+                              [("2D pose (SimplePose-nano, batched)", ms2d),
+                               ("3D (BlazePose GHUM full, aligned crop)", ms3d)]))
     body, three_d = graph_fps("webcam_body", crowd, args.frames, paths), graph_fps("webcam_3d", crowd, args.frames, paths)
-    table = Table(title=f"graph FPS, 5-person 1280x720 clip, {args.frames} frames")
-    for col in ("graph", "FPS", "x body graph"):
-        table.add_column(col)
-    table.add_row("webcam_body", f"{body:.1f}", "1.00")
-    table.add_row("webcam_3d", f"{three_d:.1f}", f"{three_d / body:.2f}")
-    console.print(table)
+    console.print(ratio_table(f"graph FPS, 5-person 1280x720 clip, {args.frames} frames", ("graph", "FPS", "x body graph"),
+                              [("webcam_body", body), ("webcam_3d", three_d)]))
     for mode in ("walk", "still"):
         clip = cached_clip(frames=args.frames, people=2, mode=mode, seed=1)
         results = stability(clip / "clip.mp4", args.frames, paths, clip)
