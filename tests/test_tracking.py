@@ -413,6 +413,25 @@ def test_detect_node_runs_and_skips_without_model() -> None:
         assert len(calls) == expected and sum(sizes) == expected, (every, wired)
 
 
+def test_track_node_params_are_the_tracker_settings() -> None:
+    """One place for the tracker's settings: the node's params reach ByteTracker as they are."""
+    from rtpose.plugins import get_node_type
+    from rtpose.tracking.bytetrack import TrackerSettings
+    import rtpose_nodes.track  # noqa: F401  registers "track"
+
+    cls = get_node_type("track")
+    assert cls.Params is TrackerSettings
+    node = cls("track", cls.Params(track_buffer=7, high_thresh=0.6, reid_buffer=40))
+    node.open()
+    assert (node.tracker.track_buffer, node.tracker.reid_buffer) == (7, 40)
+    assert node.tracker.new_track_thresh == pytest.approx(0.7)  # its default follows high_thresh
+    assert ByteTracker().track_buffer == TrackerSettings().track_buffer == 30
+    with pytest.raises(ValueError, match="low_thresh <= high_thresh"):
+        cls.Params(low_thresh=0.6, high_thresh=0.5)
+    with pytest.raises(ValueError, match="track_bufer"):
+        ByteTracker(track_bufer=3)  # a misspelt setting is refused, not ignored
+
+
 def test_track_node() -> None:
     from rtpose.api import Detections as ApiDetections
     from rtpose.plugins import get_node_type
