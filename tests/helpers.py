@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.append(str(Path(__file__).resolve().parents[1] / "benchmarks"))  # for _clip and _models only
 from _clip import make_clip, shared_dir  # noqa: E402
 from _models import TORCH_FAMILIES  # noqa: E402
 
