@@ -144,3 +144,11 @@ def test_a_model_without_face_mesh_outputs_is_named(shared: Path) -> None:
 
     with pytest.raises(ModelError, match=r"palm_detection_full.onnx: no face mesh outputs \(\[1, 1404\] landmarks"):
         FaceLandmarks(shared / "models/hand/palm_detection_full.onnx", threads=1)
+
+
+def test_a_model_of_another_input_size_is_refused(shared: Path) -> None:
+    from rtpose.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"hand_landmark_full.onnx: expected a face landmark model with input "
+                                         r"\[N, 192, 192, 3\], got \[1, 224, 224, 3\]"):
+        FaceLandmarks(shared / "models/hand/hand_landmark_full.onnx", threads=1)

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from rtpose.backends.base import Backend, static_dim
-from rtpose.errors import ModelError
 from rtpose.models.landmark_model import open_landmark_model, outputs_by_size, run_crops
 from rtpose.models.region import Region, upright_rotation
 
@@ -95,11 +94,9 @@ class BlazePoseLandmarks:
 
     def __init__(self, model: str | Path | Backend, backend: str = "auto", device: str = "auto",
                  **options: Any) -> None:
-        self.backend, self.path = open_landmark_model(model, backend, device, options)
+        self.backend, self.path = open_landmark_model(model, backend, device, options, INPUT_SIZE,
+                                                      "BlazePose landmark")
         shape = self.backend.input_shapes[0]
-        if tuple(shape[1:]) != (INPUT_SIZE, INPUT_SIZE, 3):
-            raise ModelError(f"{self.path}: expected a BlazePose landmark model with input [N, 256, 256, 3], "
-                             f"got {list(shape)}")
         outputs = outputs_by_size(self.backend, INPUT_SIZE, {"landmarks": 39 * 5, "world landmarks": 39 * 3,
                                                              "presence": 1}, self.path, "BlazePose GHUM")
         self._outputs = [outputs["landmarks"], outputs["world landmarks"], outputs["presence"]]

@@ -13,12 +13,16 @@ from rtpose.backends.base import Backend, open_backend
 from rtpose.errors import ModelError
 
 
-def open_landmark_model(model: str | Path | Backend, backend: str, device: str,
-                        options: Mapping[str, Any]) -> tuple[Backend, str]:
-    """The model opened (or the backend given), and the name errors should use for it."""
-    if isinstance(model, Backend):
-        return model, model.name
-    return open_backend(model, backend, device, **options), str(model)
+def open_landmark_model(model: str | Path | Backend, backend: str, device: str, options: Mapping[str, Any],
+                        size: int | None = None, what: str = "landmark") -> tuple[Backend, str]:
+    """The model opened (or the backend given), and the name errors should use for it; with ``size``,
+    a model whose input is not [N, size, size, 3] is refused."""
+    opened, path = (model, model.name) if isinstance(model, Backend) else \
+        (open_backend(model, backend, device, **options), str(model))
+    shape = opened.input_shapes[0]
+    if size is not None and tuple(shape[1:]) != (size, size, 3):
+        raise ModelError(f"{path}: expected a {what} model with input [N, {size}, {size}, 3], got {list(shape)}")
+    return opened, path
 
 
 def outputs_by_size(backend: Backend, size: int, wanted: Mapping[str, int], path: str,
