@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_dir() -> Path:
-    """$RTPOSE_SHARED, else ../shared beside the checkout (as tests/conftest.py)."""
+    """$RTPOSE_SHARED, else ../shared beside the checkout (tests/conftest.py's ``shared`` fixture too)."""
     env = os.environ.get("RTPOSE_SHARED")
     return Path(env) if env else REPO.parent / "shared"
 
@@ -34,14 +34,16 @@ def cache_dir() -> Path:
 
 
 def make_clip(out: Path, frames: int = 300, people: int = 5, mode: str = "walk",
-              width: int = 1280, height: int = 720, seed: int = 0) -> Path:
-    """Run make_clip.py into ``out``; returns the folder holding clip.mp4 and gt.json."""
+              width: int = 1280, height: int = 720, seed: int = 0, timeout: float = 600) -> Path:
+    """Run make_clip.py into ``out``; returns the folder holding clip.mp4 and gt.json.
+
+    The one wrapper of the tool (benchmarks and tests/helpers.py use it); defaults are the tool's."""
     tool = shared_dir() / "tools" / "make_clip.py"
     if not tool.is_file():
         raise FileNotFoundError(f"{tool} not found: set RTPOSE_SHARED to the shared folder")
     cmd = [sys.executable, str(tool), "--out", str(out), "--frames", str(frames), "--people", str(people),
            "--mode", mode, "--width", str(width), "--height", str(height), "--seed", str(seed)]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=timeout)
     return out
 
 

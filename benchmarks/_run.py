@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rich.table import Table
+
 from rtpose.graph.build import Graph
 from rtpose.runtime.scheduler import GraphRunner, RunResult
 
@@ -41,3 +43,14 @@ def unwire_back_edges(graph: Graph) -> Graph:
     for entry in graph.nodes.values():
         entry.inputs = {port: edge for port, edge in entry.inputs.items() if not edge.back_edge}
     return graph
+
+
+def ratio_table(title: str, columns: tuple[str, str, str], rows: list[tuple[str, float]]) -> Table:
+    """A table of figures and each one's ratio to the first row (the baseline, run in the same process)."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    baseline = rows[0][1]
+    for label, value in rows:
+        table.add_row(label, f"{value:.1f}", f"{value / baseline:.2f}")
+    return table

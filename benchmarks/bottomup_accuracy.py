@@ -4,7 +4,7 @@ Runs, through an image folder (``--source FOLDER --headless --export``), the thr
 ``webcam_body`` (YOLOX-Nano + SimplePose-nano, top-down), ``webcam_bottomup`` (OpenPose
 MobileNet-thin) and ``webcam_multipose`` (MoveNet MultiPose), on the shared COCO and PoseTrack18
 photos, and prints PCK@0.1 (of the gt box's longer side, over matched people) and recall
-(people found at box IoU 0.5), both from :func:`rtpose.tracking.evaluate.pck`.
+(people found at box IoU 0.5), both from :func:`rtpose.evaluation.tracking.pck`.
 
 Each photo goes through a folder of its own, so no tracker state crosses photos whether or not
 the tracker restarts at every photo (a segment) in this checkout.
@@ -31,7 +31,7 @@ from _clip import REPO, shared_dir  # noqa: E402
 from _run import run_timed  # noqa: E402
 
 from rtpose.cli import prepare_graph  # noqa: E402
-from rtpose.tracking.evaluate import pck  # noqa: E402
+from rtpose.evaluation.tracking import pck  # noqa: E402
 
 POSETRACK_HEAD = (1, 2)
 """PoseTrack's keypoints 1 and 2 are head_bottom and head_top, not COCO's eyes: not scored."""
@@ -49,7 +49,7 @@ def graph_models(shared: Path) -> dict[str, list[str]]:
 
 
 def photo_frames(annotation_file: Path, file_names: Sequence[str], unlabel: Sequence[int] = ()) -> list[dict]:
-    """Ground truth in make_clip's ``gt.json`` frame shape (what rtpose.tracking.evaluate takes), one
+    """Ground truth in make_clip's ``gt.json`` frame shape (what rtpose.evaluation.tracking takes), one
     frame per photo of ``file_names`` (the COCO-format file's ``file_name``s), people with labelled
     keypoints only, keypoints at ``unlabel`` set to v = 0, the annotation id as the track id."""
     data = json.loads(annotation_file.read_text())

@@ -11,7 +11,7 @@ walk clip (5 people crossing, cached by benchmarks/_clip.py) and exports its key
 N = 1 runs the graph without its back edges (detector on every frame, tracker on detections
 only). Reported: end-to-end FPS, process CPU seconds per frame, the share of frames the
 detector really ran (and why), PCK@0.1 and recall against gt.json, id switches and coverage
-(rtpose.tracking.evaluate). The baseline is the sequential loop
+(rtpose.evaluation.tracking). The baseline is the sequential loop
 of benchmarks/pipeline_cpu.py (read -> detect -> one pose call per box, one thread), timed
 as there; its accuracy comes from an untimed second pass of the same models.
 Graph and loop alternate ``--repeat`` times; the best FPS of each counts, and since a shared
@@ -41,7 +41,7 @@ from pipeline_cpu import DET_MODEL, GRAPH, POSE_MODEL, run_sequential  # noqa: E
 from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
 from rtpose.models.yolox import YoloxDetector  # noqa: E402
-from rtpose.tracking import evaluate  # noqa: E402
+from rtpose.evaluation import tracking as evaluate  # noqa: E402
 from rtpose.types import Poses  # noqa: E402
 
 console = Console(width=None if Console().is_terminal else 140)

@@ -146,7 +146,7 @@ def hrnet_onnx(workdir: Path) -> tuple[object, Path]:
     torch.manual_seed(0)
     model = hrnet_w32()
     path = workdir / "hrnet_w32_256x192_random.onnx"
-    export_onnx(model, path, input_size=(256, 192))
+    export_onnx(model, path, input_size=(192, 256))
     return model, path
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import os
 import platform
@@ -42,18 +41,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clip import REPO, cached_clip, shared_dir  # noqa: E402
+from _models import FAMILIES  # noqa: E402
 from _run import run_timed  # noqa: E402
 
-FAMILIES = [  # (shared file, input shape, input range)
-    ("det/yolox_nano_416x416.onnx", (1, 3, 416, 416), 255.0),
-    ("pose/simplepose_nano_256x192.onnx", (1, 3, 256, 192), 2.0),
-    ("hand/hand_landmark_full.onnx", (1, 224, 224, 3), 1.0),
-    ("hand/palm_detection_full.onnx", (1, 192, 192, 3), 1.0),
-    ("face/face_landmark.onnx", (1, 192, 192, 3), 1.0),
-    ("pose3d/pose_landmark_full.onnx", (1, 256, 256, 3), 1.0),
-    ("bottomup/openpose_mobilenet_thin_368x432.onnx", (1, 368, 432, 3), 255.0),
-    ("bottomup/movenet_multipose.onnx", (1, 256, 320, 3), 255.0),
-]
+from rtpose.engines import tensorrt_available  # noqa: E402
 
 
 def sizes(cpu: bool) -> dict[str, Any]:
@@ -128,7 +119,7 @@ def hrnet_rows(cuda: bool, tensorrt: bool, size: dict[str, Any], workdir: Path) 
         from rtpose.backends.tensorrt import TensorRTBackend
 
         onnx_path = workdir / "hrnet_w32_random.onnx"
-        export_onnx(model.cpu(), onnx_path, input_size=(256, 192))
+        export_onnx(model.cpu(), onnx_path, input_size=(192, 256))
         engine = TensorRTBackend(onnx_path, precision="fp16", max_batch=max(size["batches"]))
         for batch in size["batches"]:
             x = np.random.default_rng(0).standard_normal((batch, 3, 256, 192)).astype(np.float32)
@@ -191,7 +182,7 @@ def graph_run(cuda: bool, size: dict[str, Any], workdir: Path) -> dict[str, Any]
     torch.manual_seed(0)
     hrnet = workdir / "hrnet_w32_random.onnx"
     if not hrnet.is_file():
-        export_onnx(hrnet_w32().eval(), hrnet, input_size=(256, 192))
+        export_onnx(hrnet_w32().eval(), hrnet, input_size=(192, 256))
     clip = cached_clip(size["frames"], size["people"], "walk", size["width"], size["height"]) / "clip.mp4"
     device = "cuda" if cuda else "cpu"
     overrides = [f"detector.model={shared_dir() / 'models/det/yolox_nano_416x416.onnx'}", f"pose.model={hrnet}",
@@ -255,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cuda = torch.cuda.is_available() and not args.cpu
     if not args.cpu and not cuda:
         parser.error("torch sees no CUDA GPU: run with --cpu for the small CPU version")
-    tensorrt = importlib.util.find_spec("tensorrt") is not None
+    tensorrt = tensorrt_available()
     size = sizes(args.cpu)
     start = time.perf_counter()
     report: dict[str, Any] = {"machine": {

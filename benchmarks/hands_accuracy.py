@@ -4,7 +4,7 @@
     python benchmarks/hands_accuracy.py --json out.json --repeats 30
     python benchmarks/hands_accuracy.py --tflite DIR    # also time MediaPipe's .tflite files (LiteRT)
 
-Rows, each against the images' ground truth (rtpose.models.hand_accuracy: PCK@0.2 of the hand
+Rows, each against the images' ground truth (rtpose.evaluation.hands: PCK@0.2 of the hand
 box, hands found; for the ground-truth boxes every crop is scored, and ``present`` counts the hands
 the model itself says are there, presence >= 0.5):
 
@@ -16,7 +16,7 @@ the model itself says are there, presence >= 0.5):
 - ``webcam_hands.yaml``: the graph itself (palm detector -> hand landmarks), headless on the image
   folder, through its JSONL export.
 
-Clip: the graph on a clip of a real hand turning and moving (rtpose.models.hand_accuracy.moving_hand_clip),
+Clip: the graph on a clip of a real hand turning and moving (rtpose.evaluation.hands.moving_hand_clip),
 with the palm detector on every frame and skipped while the hand is followed: FPS, CPU per frame, PCK.
 
 Cost: the landmark model per hand crop (pre + inference + post, median of ``--repeats``), the palm
@@ -47,7 +47,7 @@ from _run import run_timed  # noqa: E402
 
 from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.models.hand import HandLandmarker, box_region, landmarks_region  # noqa: E402
-from rtpose.models.hand_accuracy import HandScore, load_coco_hands, moving_hand_clip  # noqa: E402
+from rtpose.evaluation.hands import HandScore, load_coco_hands, moving_hand_clip  # noqa: E402
 from rtpose.models.palm import PalmDetector  # noqa: E402
 
 GRAPH = REPO / "graphs/webcam_hands.yaml"

@@ -8,7 +8,7 @@ and pose only) and ``graphs/webcam_body.yaml`` (pose-guided detection, tracker, 
 with memory resets at each photo), both headless with YOLOX-Nano and SimplePose-nano, and through a
 loop that detects and poses one image at a time with the same models. PCK@0.1 of the gt box's longer
 side over matched people (box IoU >= 0.5), recall, and pck_all (every labelled keypoint of every gt
-person, a missed person's counting as wrong), from rtpose.tracking.evaluate. PoseTrack's head_bottom
+person, a missed person's counting as wrong), from rtpose.evaluation.tracking. PoseTrack's head_bottom
 and head_top (keypoints 1 and 2, where COCO has the eyes) are left out, and as PoseTrack labels every
 keypoint v = 1, labelled keypoints count as visible.
 """
@@ -35,7 +35,7 @@ from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
 from rtpose.models.yolox import YoloxDetector  # noqa: E402
 from rtpose.runtime.scheduler import GraphRunner  # noqa: E402
-from rtpose.tracking import evaluate  # noqa: E402
+from rtpose.evaluation import tracking as evaluate  # noqa: E402
 
 console = Console(width=None if Console().is_terminal else 140)
 POSETRACK_HEAD = (1, 2)

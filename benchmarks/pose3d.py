@@ -26,14 +26,14 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clip import REPO, cached_clip, clip_frames, shared_dir  # noqa: E402
-from _run import run_timed  # noqa: E402
+from _run import ratio_table, run_timed  # noqa: E402
 
 from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.models.blazepose import BlazePoseLandmarks  # noqa: E402
 from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
 from rtpose.models.yolox import YoloxDetector  # noqa: E402
 from rtpose.schemas import H36M17  # noqa: E402
-from rtpose.tracking.evaluate3d import bone_cv  # noqa: E402
+from rtpose.evaluation.pose3d import bone_cv, median_step, tracked_sequences  # noqa: E402
 
 LIMBS = {"left thigh": (4, 5), "right thigh": (1, 2), "left upper arm": (11, 12), "right upper arm": (14, 15)}
 
@@ -87,14 +87,10 @@ def stability(clip: Path, frames: int, paths: dict[str, str], out: Path) -> dict
         export = out / f"3d_{steady}_{smooth}.jsonl"
         graph_fps("webcam_3d", clip, frames, paths,
                   [f"pose3d.steady_bones={steady}", f"smoother.smooth_3d={smooth}"], export)
-        tracks: dict[int, list] = {}
-        for line in export.read_text().splitlines():
-            for person in json.loads(line)["people"]:
-                tracks.setdefault(person["track_id"], []).append(person["keypoints_3d"])
-        long = [np.array(seq) for seq in tracks.values() if len(seq) >= 20]
+        long = tracked_sequences(json.loads(line) for line in export.read_text().splitlines())
         index = [H36M17.skeleton.index(edge) for edge in LIMBS.values()]
         cv = np.mean([bone_cv(seq, H36M17.skeleton)[index] for seq in long], axis=0)
-        jitter = float(np.median(np.concatenate([np.linalg.norm(np.diff(seq, axis=0), axis=-1).ravel() for seq in long])))
+        jitter = median_step(long)
         result[name] = (cv, jitter * 1000)
     return result
 
@@ -107,19 +103,12 @@ def main() -> None:
     paths = models(shared_dir())
     crowd = cached_clip(frames=args.frames, people=5) / "clip.mp4"
     ms2d, ms3d, people = cost_per_person(crowd, min(args.frames, 60), paths)
-    table = Table(title=f"cost per person ({people} people, 2 cores)")
-    for col in ("model", "ms per person", "x 2D pose"):
-        table.add_column(col)
-    table.add_row("2D pose (SimplePose-nano, batched)", f"{ms2d:.1f}", "1.00")
-    table.add_row("3D (BlazePose GHUM full, aligned crop)", f"{ms3d:.1f}", f"{ms3d / ms2d:.2f}")
-    console.print(table)
+    console.print(ratio_table(f"cost per person ({people} people, 2 cores)", ("model", "ms per person", "x 2D pose"),
+                              [("2D pose (SimplePose-nano, batched)", ms2d),
+                               ("3D (BlazePose GHUM full, aligned crop)", ms3d)]))
     body, three_d = graph_fps("webcam_body", crowd, args.frames, paths), graph_fps("webcam_3d", crowd, args.frames, paths)
-    table = Table(title=f"graph FPS, 5-person 1280x720 clip, {args.frames} frames")
-    for col in ("graph", "FPS", "x body graph"):
-        table.add_column(col)
-    table.add_row("webcam_body", f"{body:.1f}", "1.00")
-    table.add_row("webcam_3d", f"{three_d:.1f}", f"{three_d / body:.2f}")
-    console.print(table)
+    console.print(ratio_table(f"graph FPS, 5-person 1280x720 clip, {args.frames} frames", ("graph", "FPS", "x body graph"),
+                              [("webcam_body", body), ("webcam_3d", three_d)]))
     for mode in ("walk", "still"):
         clip = cached_clip(frames=args.frames, people=2, mode=mode, seed=1)
         results = stability(clip / "clip.mp4", args.frames, paths, clip)

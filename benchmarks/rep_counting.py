@@ -7,7 +7,7 @@ For each seed, the clip (people skipping rope in place with rests, every hop's f
 gt.json under ``jumps``) runs through the graph headless with the shared YOLOX-Nano and
 SimplePose-nano, exactly as ``rtpose run graphs/jump_rope.yaml --headless --export`` (a
 subprocess), with ``reps.events_csv`` writing every counted hop. Tracks are matched to the
-clip's people per frame by pose (``rtpose.tracking.evaluate.align``); a person's count is the
+clip's people per frame by pose (``rtpose.evaluation.tracking.align``); a person's count is the
 final ``reps.jump`` of the tracks matched to them on at least 10 frames. Per person:
 
 - **error**: counted minus true hops; **error tracked**: the same over the hops whose top
@@ -42,7 +42,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clip import REPO, cached_clip, shared_dir  # noqa: E402
 
-from rtpose.tracking.evaluate import align  # noqa: E402
+from rtpose.evaluation.tracking import align  # noqa: E402
 
 DET_MODEL = "models/det/yolox_nano_416x416.onnx"
 POSE_MODEL = "models/pose/simplepose_nano_256x192.onnx"

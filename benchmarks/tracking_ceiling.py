@@ -42,7 +42,7 @@ from pipeline_cpu import DET_MODEL, POSE_MODEL  # noqa: E402
 
 from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
 from rtpose.models.yolox import YoloxDetector  # noqa: E402
-from rtpose.tracking import evaluate  # noqa: E402
+from rtpose.evaluation import tracking as evaluate  # noqa: E402
 from rtpose.types import Poses, Tracks  # noqa: E402
 
 console = Console(width=None if Console().is_terminal else 140)

@@ -6,7 +6,7 @@ where the ``hand_landmarks`` node is installed):
 
 - PCK@0.1 per part (body, feet, face, hands) on the 4 COCO images against
   ``data/coco/test_coco_wholebody.json``, from the ground-truth person boxes (each part against
-  its own box: see :mod:`rtpose.evaluate_wholebody`);
+  its own box: see :mod:`rtpose.evaluation.wholebody`);
 - cost per face of the face mesh (region from the head points, crop, model, map back) against
   the 2D pose model's cost per person, on the same people of a 2-person clip, in the same process;
 - FPS of graphs/webcam_wholebody.yaml against graphs/webcam_body.yaml on that clip.
@@ -26,11 +26,11 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clip import REPO, cached_clip, clip_frames, shared_dir  # noqa: E402
-from _run import run_timed  # noqa: E402
+from _run import ratio_table, run_timed  # noqa: E402
 
 from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.errors import PluginError  # noqa: E402
-from rtpose.evaluate_wholebody import load_coco_wholebody, part_pck, wholebody_on_images  # noqa: E402
+from rtpose.evaluation.wholebody import load_coco_wholebody, part_pck, wholebody_on_images  # noqa: E402
 from rtpose.models.face import FaceLandmarks, face_region  # noqa: E402
 from rtpose.models.heatmap import TopDownPoseEstimator  # noqa: E402
 from rtpose.models.yolox import YoloxDetector  # noqa: E402
@@ -113,20 +113,14 @@ def main() -> None:
     console.print(table)
     clip = cached_clip(frames=args.frames, people=2, seed=1) / "clip.mp4"
     ms2d, msface, people, faces = cost_per_face(clip, min(args.frames, 60), paths)
-    table = Table(title=f"cost per person / face ({people} people, {faces} face regions, this CPU)")
-    for col in ("model", "ms each", "x 2D pose"):
-        table.add_column(col)
-    table.add_row("2D pose per person (SimplePose-nano, batched)", f"{ms2d:.1f}", "1.00")
-    table.add_row("face mesh per face (region, crop, model, map back)", f"{msface:.1f}", f"{msface / ms2d:.2f}")
-    console.print(table)
+    console.print(ratio_table(f"cost per person / face ({people} people, {faces} face regions, this CPU)",
+                              ("model", "ms each", "x 2D pose"),
+                              [("2D pose per person (SimplePose-nano, batched)", ms2d),
+                               ("face mesh per face (region, crop, model, map back)", msface)]))
     if has_hands():
         body, whole = graph_fps("webcam_body", clip, args.frames, paths), graph_fps("webcam_wholebody", clip, args.frames, paths)
-        table = Table(title=f"graph FPS, 2-person 1280x720 clip, {args.frames} frames")
-        for col in ("graph", "FPS", "x body graph"):
-            table.add_column(col)
-        table.add_row("webcam_body", f"{body:.1f}", "1.00")
-        table.add_row("webcam_wholebody", f"{whole:.1f}", f"{whole / body:.2f}")
-        console.print(table)
+        console.print(ratio_table(f"graph FPS, 2-person 1280x720 clip, {args.frames} frames",
+                                  ("graph", "FPS", "x body graph"), [("webcam_body", body), ("webcam_wholebody", whole)]))
     else:
         console.print("webcam_wholebody.yaml needs the hand_landmarks node (branch hands): graph FPS not measured")
 

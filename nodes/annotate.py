@@ -15,16 +15,13 @@ from typing import Literal
 import cv2
 from pydantic import Field
 
-from rtpose.api import Image, Node, Params, Poses, RtposeError, register_node
-from rtpose.viz.overlay import draw_poses
+from rtpose.api import Image, Node, Poses, RtposeError, register_node
+from rtpose.viz.overlay import DrawingSettings, draw_poses
 
 
-class AnnotateParams(Params):
+class AnnotateParams(DrawingSettings):
     folder: str = Field("annotated", description="where the annotated images go (created; files there are replaced)")
     format: Literal["jpg", "png"] = Field("jpg", description="image file format")
-    kpt_threshold: float = Field(0.3, ge=0.0, le=1.0, description="hide joints scoring below this")
-    draw_boxes: bool = True
-    draw_ids: bool = Field(True, description="tag tracked people with their id (untracked people have none)")
 
 
 @register_node("annotate")

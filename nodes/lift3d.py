@@ -54,7 +54,7 @@ class Lift3d(Node):
         from rtpose.models import videopose3d as vp
 
         p = self.params
-        model = vp.TemporalModel(17, 17, vp.RECEPTIVE_FIELDS[p.receptive_field], p.causal, p.channels)
+        model = vp.temporal_model(p.receptive_field, p.causal, channels=p.channels)
         self.model = vp.load_checkpoint(model, p.checkpoint).to(p.device)
         self._vp = vp
         self._windows: dict[int, deque[np.ndarray]] = {}

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from rtpose.api import Node, Params, Poses, Tracks, register_node
-from rtpose.tracking.evaluate import match_boxes
+from rtpose.tracking.oks import match_boxes
 
 
 @register_node("tracked_poses")

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_dir() -> Path:
-    """The shared weights and data: $RTPOSE_SHARED, else ../shared beside the checkout."""
-    env = os.environ.get("RTPOSE_SHARED")
-    return Path(env) if env else REPO.parent / "shared"
+from helpers import shared_dir
 
 
 @pytest.fixture(scope="session")

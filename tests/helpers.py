@@ -1,8 +1,17 @@
-"""Small builders shared by several test modules."""
+"""Small builders shared by several test modules; the clip tool's wrapper is benchmarks/_clip.py's."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "benchmarks"))  # for _clip and _models only
+from _clip import make_clip, shared_dir  # noqa: E402
+from _models import TORCH_FAMILIES  # noqa: E402
+
+__all__ = ["TORCH_FAMILIES", "body", "make_clip", "shared_dir"]
 
 
 def body(cx: float, cy: float, score: float = 0.9, height: float = 160.0, width: float = 40.0) -> np.ndarray:

@@ -4,7 +4,6 @@ node failures in the caller's thread, the single-image estimator and the pose ta
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -21,7 +20,8 @@ from rtpose.cli import prepare_graph
 from rtpose.errors import GraphError, NodeFailed
 from rtpose.graph.build import Graph, load_graph
 from rtpose.runtime.scheduler import GraphRunner
-from rtpose.tracking.evaluate import pck
+from rtpose.evaluation.tracking import pck
+from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 BODY = REPO / "graphs" / "webcam_body.yaml"
@@ -57,10 +57,7 @@ def models(shared: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def clip(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("walk")
-    subprocess.run([sys.executable, str(shared / "tools/make_clip.py"), "--out", str(out), "--frames", str(FRAMES),
-                    "--people", "3", "--mode", "walk", "--width", "640", "--height", "360"],
-                   check=True, stdout=subprocess.DEVNULL)
-    return out
+    return make_clip(out, frames=FRAMES, people=3, width=640, height=360)
 
 
 def read_frames(video: Path) -> list[tuple[np.ndarray, float]]:

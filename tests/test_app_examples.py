@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import make_clip
+
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = 20
 PEOPLE = 3
@@ -21,10 +23,7 @@ PEOPLE = 3
 @pytest.fixture(scope="module")
 def clip(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("examples")
-    subprocess.run([sys.executable, str(shared / "tools/make_clip.py"), "--out", str(out), "--frames", str(FRAMES),
-                    "--people", str(PEOPLE), "--mode", "walk", "--width", "640", "--height", "360"],
-                   check=True, stdout=subprocess.DEVNULL)
-    return out
+    return make_clip(out, frames=FRAMES, people=PEOPLE, width=640, height=360)
 
 
 @pytest.fixture(scope="module")

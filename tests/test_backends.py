@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtpose.backends.base import Backend, available_backends, open_backend, static_dim
+from rtpose.backends.base import Backend, open_backend, static_dim
+from rtpose.engines import tensorrt_available
 from rtpose.errors import ModelError
 
 YOLOX = "models/det/yolox_nano_416x416.onnx"
@@ -44,9 +45,7 @@ def test_unknown_backend_and_format_are_rejected(shared: Path, tmp_path: Path) -
 
 
 def test_engine_file_without_tensorrt_says_so(tmp_path: Path) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("tensorrt") is not None:
+    if tensorrt_available():
         pytest.skip("TensorRT is installed here")
     engine = tmp_path / "det.engine"
     engine.write_bytes(b"\0")
@@ -79,15 +78,6 @@ def test_cuda_request_without_cuda_is_a_clear_error(shared: Path) -> None:
         open_backend(shared / YOLOX, device="cuda")
     with pytest.raises(ModelError, match="CUDAExecutionProvider"):
         open_backend(shared / YOLOX, backend="onnxruntime", device="cuda")
-
-
-def test_available_backends_lists_what_runs_here() -> None:
-    names = available_backends()
-    assert "onnxruntime" in names
-    assert len(names) == len(set(names))
-    import importlib.util
-
-    assert ("tensorrt" in names) == (importlib.util.find_spec("tensorrt") is not None)
 
 
 def test_static_dim_tells_fixed_from_dynamic_axes() -> None:

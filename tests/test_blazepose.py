@@ -17,7 +17,7 @@ import pytest
 
 from rtpose.models.blazepose import BlazePoseLandmarks, blazepose33_to_h36m17, body_region
 from rtpose.models.heatmap import TopDownPoseEstimator
-from rtpose.tracking.evaluate3d import pa_mpjpe
+from rtpose.evaluation.pose3d import pa_mpjpe
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rtpose.tracking.evaluate import pck
+from rtpose.evaluation.tracking import pck
+from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = 300
@@ -29,9 +30,7 @@ pytestmark = pytest.mark.slow
 def clip(shared: Path, tmp_path_factory) -> Path:
     """Folder with clip.mp4 and gt.json (about half a minute to make on 2 cores)."""
     out = tmp_path_factory.mktemp("walk_clip")
-    subprocess.run([sys.executable, str(shared / "tools" / "make_clip.py"), "--out", str(out),
-                    "--frames", str(FRAMES), "--people", "5", "--mode", "walk", "--width", "1280",
-                    "--height", "720"], check=True, capture_output=True, timeout=300)
+    make_clip(out, frames=FRAMES, people=5, width=1280, height=720)
     assert (out / "clip.mp4").is_file() and (out / "gt.json").is_file()
     return out
 

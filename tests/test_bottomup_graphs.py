@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rtpose.tracking.evaluate import pck, summary
+from rtpose.evaluation.tracking import pck, summary
+from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -68,8 +69,7 @@ def test_graph_accuracy_on_photos(photos: str, graph: str, min_pck: float, min_r
 @pytest.mark.parametrize("graph, min_pck", [("webcam_bottomup", 0.75), ("webcam_multipose", 0.85)])
 def test_graph_tracks_people_on_a_short_clip(graph: str, min_pck: float, shared: Path, tmp_path: Path) -> None:
     clip = tmp_path / "clip"
-    subprocess.run([sys.executable, str(shared / "tools/make_clip.py"), "--out", str(clip), "--frames", "30",
-                    "--people", "3", "--mode", "walk"], check=True, capture_output=True, timeout=300)
+    make_clip(clip, frames=30, people=3)
     records = run_graph(graph, shared, clip / "clip.mp4", tmp_path / "out.jsonl", "--max-frames", "20")
     assert len(records) == 20
     frames = json.loads((clip / "gt.json").read_text())["frames"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,8 @@ from rtpose.cli import prepare_graph
 from rtpose.models.heatmap import TopDownPoseEstimator
 from rtpose.models.yolox import YoloxDetector
 from rtpose.runtime.scheduler import GraphRunner
-from rtpose.tracking import evaluate
+from rtpose.evaluation import tracking as evaluate
+from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 DET_MODEL = Path("models/det/yolox_nano_416x416.onnx")
@@ -123,9 +122,7 @@ def test_images_body_writes_an_annotated_copy_of_each_photo(photos: dict[str, An
 
 def test_a_looping_video_restarts_its_tracks_at_the_wrap(shared: Path, tmp_path: Path) -> None:
     frames = 20
-    subprocess.run([sys.executable, str(shared / "tools" / "make_clip.py"), "--out", str(tmp_path), "--frames",
-                    str(frames), "--people", "3", "--mode", "walk", "--width", "640", "--height", "360"],
-                   check=True, capture_output=True, timeout=300)
+    make_clip(tmp_path, frames=frames, people=3, width=640, height=360)
     records, runner = run_body_graph("webcam_body.yaml", tmp_path / "clip.mp4", shared, tmp_path,
                                      ["camera.loop=true"], max_frames=2 * frames)
     assert len(records) == 2 * frames

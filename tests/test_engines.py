@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,14 @@ from typer.testing import CliRunner
 
 from rtpose import engines
 from rtpose.backends.base import Backend
+from rtpose.engines import tensorrt_available
 from rtpose.backends.switching import EngineSwitchingBackend
 from rtpose.engines import EngineSpec, Platform
 from rtpose.models.calibration import PREPROCESS
 from rtpose.errors import ModelError
 
 REPO = Path(__file__).resolve().parents[1]
-NO_TRT = importlib.util.find_spec("tensorrt") is None
+NO_TRT = not tensorrt_available()
 PLATFORM = Platform("10.8.0.43", "NVIDIA GeForce RTX 4090", "8.9")
 
 

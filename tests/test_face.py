@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rtpose.api import Image, Poses
-from rtpose.evaluate_wholebody import WholeBodyImage, load_coco_wholebody
+from rtpose.evaluation.wholebody import WholeBodyImage, load_coco_wholebody
 from rtpose.models.face import (
     FACE_WIDTH_PER_EYE_DISTANCE,
     INPUT_SIZE,
@@ -136,3 +136,19 @@ def test_face_landmarks_node_gives_a_mesh_per_visible_face(shared: Path, images)
     x1, y1, x2, y2 = faces.boxes[0]
     gt_face = image.keypoints[0, FACE, :2]
     assert x1 <= gt_face[:, 0].mean() <= x2 and y1 <= gt_face[:, 1].mean() <= y2
+
+
+def test_a_model_without_face_mesh_outputs_is_named(shared: Path) -> None:
+    """The palm detector takes the same 192x192 crops but gives no face mesh: said, with its outputs."""
+    from rtpose.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"palm_detection_full.onnx: no face mesh outputs \(\[1, 1404\] landmarks"):
+        FaceLandmarks(shared / "models/hand/palm_detection_full.onnx", threads=1)
+
+
+def test_a_model_of_another_input_size_is_refused(shared: Path) -> None:
+    from rtpose.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"hand_landmark_full.onnx: expected a face landmark model with input "
+                                         r"\[N, 192, 192, 3\], got \[1, 224, 224, 3\]"):
+        FaceLandmarks(shared / "models/hand/hand_landmark_full.onnx", threads=1)

@@ -4,7 +4,6 @@ skips with the reason when they are absent."""
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from pathlib import Path
@@ -15,13 +14,15 @@ import pytest
 import torch
 
 from rtpose import engines
+from rtpose.engines import tensorrt_available
 from rtpose.models.calibration import PREPROCESS
 from rtpose.models.gpu_preprocess import GpuTopDownPreprocessor, crop_thetas, pick_bucket
 from rtpose.models.heatmap import box_to_center_scale, crop_affine, normalize
+from helpers import TORCH_FAMILIES
 
 REPO = Path(__file__).resolve().parents[1]
 CUDA = torch.cuda.is_available()
-TRT = importlib.util.find_spec("tensorrt") is not None
+TRT = tensorrt_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs CUDA (torch.cuda.is_available() is False)")
 needs_trt = pytest.mark.skipif(not (CUDA and TRT), reason="needs TensorRT and a CUDA GPU")
 SIZE = (192, 256)
@@ -194,20 +195,11 @@ def test_tensorrt_run_torch_takes_gpu_crops(shared: Path, tmp_path: Path) -> Non
 
 # ------------------------------------------------------------------ every model family on torch CUDA
 
-FAMILIES = [
-    ("det/yolox_nano_416x416.onnx", (1, 3, 416, 416), 255.0),
-    ("pose/simplepose_nano_256x192.onnx", (1, 3, 256, 192), 2.0),
-    ("hand/hand_landmark_full.onnx", (1, 224, 224, 3), 1.0),
-    ("hand/palm_detection_full.onnx", (1, 192, 192, 3), 1.0),
-    ("face/face_landmark.onnx", (1, 192, 192, 3), 1.0),
-    ("pose3d/pose_landmark_full.onnx", (1, 256, 256, 3), 1.0),
-    ("bottomup/openpose_mobilenet_thin_368x432.onnx", (1, 368, 432, 3), 255.0),
-]
 
 
 @pytest.mark.gpu
 @needs_cuda
-@pytest.mark.parametrize("file, shape, scale", FAMILIES, ids=[f[0].split("/")[-1] for f in FAMILIES])
+@pytest.mark.parametrize("file, shape, scale", TORCH_FAMILIES, ids=[f[0].split("/")[-1] for f in TORCH_FAMILIES])
 def test_every_family_runs_on_torch_cuda_within_the_fp16_tolerance(shared: Path, file: str, shape: tuple,
                                                                     scale: float) -> None:
     """On CUDA the torch backend keeps fp16 only where every output stays within FP16_RTOL of float32

@@ -16,7 +16,7 @@ from rtpose.backends.base import open_backend
 from rtpose.errors import ModelError
 from rtpose.models import registry
 from rtpose.models.hand import HandLandmarker, box_region, forearm_region, landmarks_region
-from rtpose.models.hand_accuracy import HandScore, load_coco_hands
+from rtpose.evaluation.hands import HandScore, load_coco_hands
 from rtpose.models.palm import (PALM7, PALM_ANCHORS, PalmDetector, SsdAnchorOptions, palm_region, ssd_anchors,
                                 weighted_nms)
 from rtpose.models.region import Region

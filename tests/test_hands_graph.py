@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtpose.models.hand_accuracy import HandScore, load_coco_hands, moving_hand_clip
+from rtpose.evaluation.hands import HandScore, load_coco_hands, moving_hand_clip
 
 REPO = Path(__file__).resolve().parents[1]
 

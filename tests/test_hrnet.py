@@ -231,6 +231,17 @@ def test_onnx_contract(w32_onnx: Path) -> None:
     assert not list(w32_onnx.parent.glob("*.part"))
 
 
+def test_sizes_are_width_height_everywhere(w32: hrnet.TopDownHRNet, tmp_path: Path) -> None:
+    """The registry's input_size and export_onnx's are (width, height), like every model wrapper's."""
+    from rtpose.models.registry import get_spec
+
+    size = get_spec("hrnet_w32_coco_256x192").input_size
+    assert size == (192, 256)
+    path = hrnet.export_onnx(w32, tmp_path / "wide.onnx", input_size=(128, 96))  # a wide crop
+    (inp,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()
+    assert inp.shape[2:] == [96, 128]
+
+
 @pytest.mark.parametrize("batch", [1, 3])
 def test_onnx_matches_torch(w32: hrnet.TopDownHRNet, w32_onnx: Path, batch: int) -> None:
     sess = ort.InferenceSession(str(w32_onnx), providers=["CPUExecutionProvider"])

@@ -12,26 +12,18 @@ import pytest
 
 from rtpose.backends.base import open_backend
 from rtpose.errors import ModelError
+from helpers import TORCH_FAMILIES
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnx2torch") is None or
                                 importlib.util.find_spec("torch") is None,
                                 reason="onnx2torch not installed: pip install 'rtpose[torch]'")
 
-# (file, input shape, input range). Tolerance: max abs difference <= RTOL x the output's largest
+# Tolerance: max abs difference <= RTOL x the output's largest
 # magnitude + ATOL (float32 on both sides; only the order of the additions differs).
 RTOL, ATOL = 1e-4, 1e-4
-FAMILIES = [
-    ("det/yolox_nano_416x416.onnx", (1, 3, 416, 416), 255.0),
-    ("pose/simplepose_nano_256x192.onnx", (1, 3, 256, 192), 2.0),  # opset 8, upgraded on the way
-    ("hand/hand_landmark_full.onnx", (1, 224, 224, 3), 1.0),
-    ("hand/palm_detection_full.onnx", (1, 192, 192, 3), 1.0),
-    ("face/face_landmark.onnx", (1, 192, 192, 3), 1.0),
-    ("pose3d/pose_landmark_full.onnx", (1, 256, 256, 3), 1.0),
-    ("bottomup/openpose_mobilenet_thin_368x432.onnx", (1, 368, 432, 3), 255.0),
-]
 
 
-@pytest.mark.parametrize("file, shape, scale", FAMILIES, ids=[f[0].split("/")[-1] for f in FAMILIES])
+@pytest.mark.parametrize("file, shape, scale", TORCH_FAMILIES, ids=[f[0].split("/")[-1] for f in TORCH_FAMILIES])
 def test_torch_on_a_converted_model_matches_onnxruntime(shared: Path, file: str, shape: tuple, scale: float) -> None:
     path = shared / "models" / file
     reference = open_backend(path, backend="onnxruntime", device="cpu", threads=1)
@@ -69,7 +61,7 @@ def test_hrnet_exported_by_rtpose_runs_on_torch_through_onnx(tmp_path: Path) -> 
 
     torch.manual_seed(0)
     model = hrnet_w32().eval()
-    export_onnx(model, tmp_path / "hrnet.onnx", input_size=(256, 192))
+    export_onnx(model, tmp_path / "hrnet.onnx", input_size=(192, 256))
     backend = open_backend(tmp_path / "hrnet.onnx", backend="torch", device="cpu")
     x = np.random.default_rng(2).standard_normal((2, 3, 256, 192)).astype(np.float32)
     with torch.inference_mode():

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from rtpose.schemas import H36M17
-from rtpose.tracking.evaluate3d import bone_cv, pa_mpjpe
+from rtpose.evaluation.pose3d import bone_cv, median_step, pa_mpjpe, tracked_sequences
+from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,19 +59,13 @@ def test_metric_3d_on_human36m_through_an_image_folder(shared: Path, tmp_path: P
 @pytest.mark.slow
 def test_bone_lengths_hold_steady_on_a_walking_clip(shared: Path, tmp_path: Path) -> None:
     clip = tmp_path / "clip"
-    subprocess.run([sys.executable, str(shared / "tools/make_clip.py"), "--out", str(clip), "--frames", "60",
-                    "--people", "2", "--mode", "walk", "--seed", "1"], check=True, capture_output=True, timeout=300)
+    make_clip(clip, frames=60, people=2, seed=1)
     cvs = {}
     for steady in (False, True):
         records = run_3d(shared, clip / "clip.mp4", tmp_path / f"steady_{steady}.jsonl",
                          "--set", f"pose3d.steady_bones={str(steady).lower()}")
-        tracks: dict[int, list] = {}
-        for record in records:
-            for person in record["people"]:
-                tracks.setdefault(person["track_id"], []).append(person["keypoints_3d"])
         limbs = [H36M17.skeleton.index(edge) for edge in ((1, 2), (4, 5), (11, 12), (14, 15))]  # thighs, upper arms
-        cvs[steady] = np.mean([bone_cv(np.array(seq), H36M17.skeleton)[limbs]
-                               for seq in tracks.values() if len(seq) >= 20], axis=0)
+        cvs[steady] = np.mean([bone_cv(seq, H36M17.skeleton)[limbs] for seq in tracked_sequences(records)], axis=0)
     # measured (seed 1, 60 frames): thighs 0.028 / 0.014 -> 0.009 / 0.007, upper arms 0.113 / 0.043 -> 0.025 / 0.011
     assert (cvs[True] < 0.7 * cvs[False]).all() and (cvs[True] / cvs[False]).mean() < 0.5, cvs
 
@@ -78,18 +73,11 @@ def test_bone_lengths_hold_steady_on_a_walking_clip(shared: Path, tmp_path: Path
 @pytest.mark.slow
 def test_3d_smoothing_removes_jitter_on_a_still_clip(shared: Path, tmp_path: Path) -> None:
     clip = tmp_path / "still"
-    subprocess.run([sys.executable, str(shared / "tools/make_clip.py"), "--out", str(clip), "--frames", "40",
-                    "--people", "2", "--mode", "still", "--seed", "1"], check=True, capture_output=True, timeout=300)
+    make_clip(clip, frames=40, people=2, mode="still", seed=1)
     jitter = {}
     for smooth in (False, True):
         records = run_3d(shared, clip / "clip.mp4", tmp_path / f"smooth_{smooth}.jsonl",
                          "--set", f"smoother.smooth_3d={str(smooth).lower()}")
-        tracks: dict[int, list] = {}
-        for record in records:
-            for person in record["people"]:
-                tracks.setdefault(person["track_id"], []).append(person["keypoints_3d"])
-        moves = [np.linalg.norm(np.diff(np.array(seq), axis=0), axis=-1).ravel() for seq in tracks.values()
-                 if len(seq) >= 20]
-        jitter[smooth] = float(np.median(np.concatenate(moves)))
+        jitter[smooth] = median_step(tracked_sequences(records))
     # measured (benchmarks/pose3d.py, 100 frames): 18.8 -> 3.4 mm per frame
     assert jitter[True] < 0.4 * jitter[False], jitter

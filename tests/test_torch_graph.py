@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 
 from rtpose.cli import prepare_graph
 from rtpose.runtime.scheduler import GraphRunner
+from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = 40
@@ -33,10 +32,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnx2torch") is None,
 @pytest.fixture(scope="module")
 def clip(shared: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("torch_graph_clip")
-    subprocess.run([sys.executable, str(shared / "tools" / "make_clip.py"), "--out", str(out), "--frames",
-                    str(FRAMES), "--people", "3", "--mode", "walk", "--width", "640", "--height", "360"],
-                   check=True, capture_output=True, timeout=300)
-    return out / "clip.mp4"
+    return make_clip(out, frames=FRAMES, people=3, width=640, height=360) / "clip.mp4"
 
 
 def _run(shared: Path, clip: Path, out: Path, backend: str) -> list[dict]:

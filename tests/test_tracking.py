@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,10 +11,10 @@ import pytest
 
 from rtpose.tracking.bytetrack import ByteTracker
 from rtpose.tracking.guided import DetectionSchedule, boxes_from_keypoints, confident_pose_boxes
-from rtpose.tracking.evaluate import id_metrics
+from rtpose.evaluation.tracking import id_metrics
 from rtpose.tracking.oks import iou_matrix, oks_matrix
 from rtpose.types import Detections, Poses, Tracks
-from helpers import body
+from helpers import body, make_clip
 
 
 def dets(boxes: list[list[float]] | np.ndarray, scores: list[float] | np.ndarray | None = None) -> Detections:
@@ -160,16 +158,6 @@ def test_pose_similarity_separates_people_with_the_same_box() -> None:
         if f == 0:
             first = who
         assert who == first, f
-
-
-def test_predicted_boxes_follow_the_motion() -> None:
-    tracker = ByteTracker()
-    for f in range(10):
-        tracker.update(dets([box_at(100 + 10 * f, 200)]))
-    pred = tracker.predicted_boxes()
-    assert len(pred) == 1 and pred.track_ids[0] == 1
-    assert (pred.boxes[0, 0] + pred.boxes[0, 2]) / 2 == pytest.approx(200, abs=3)
-    assert len(tracker.predicted_boxes()) == 1  # peeking doesn't advance the state
 
 
 def test_boxes_from_keypoints() -> None:
@@ -425,6 +413,25 @@ def test_detect_node_runs_and_skips_without_model() -> None:
         assert len(calls) == expected and sum(sizes) == expected, (every, wired)
 
 
+def test_track_node_params_are_the_tracker_settings() -> None:
+    """One place for the tracker's settings: the node's params reach ByteTracker as they are."""
+    from rtpose.plugins import get_node_type
+    from rtpose.tracking.bytetrack import TrackerSettings
+    import rtpose_nodes.track  # noqa: F401  registers "track"
+
+    cls = get_node_type("track")
+    assert cls.Params is TrackerSettings
+    node = cls("track", cls.Params(track_buffer=7, high_thresh=0.6, reid_buffer=40))
+    node.open()
+    assert (node.tracker.track_buffer, node.tracker.reid_buffer) == (7, 40)
+    assert node.tracker.new_track_thresh == pytest.approx(0.7)  # its default follows high_thresh
+    assert ByteTracker().track_buffer == TrackerSettings().track_buffer == 30
+    with pytest.raises(ValueError, match="low_thresh <= high_thresh"):
+        cls.Params(low_thresh=0.6, high_thresh=0.5)
+    with pytest.raises(ValueError, match="track_bufer"):
+        ByteTracker(track_bufer=3)  # a misspelt setting is refused, not ignored
+
+
 def test_track_node() -> None:
     from rtpose.api import Detections as ApiDetections
     from rtpose.plugins import get_node_type
@@ -447,10 +454,7 @@ def test_track_node() -> None:
 @pytest.fixture(scope="session")
 def walk_clip(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> dict:
     """make_clip's 'walk' clip (5 people crossing), made once per test session."""
-    tool = shared / "tools" / "make_clip.py"
-    out = tmp_path_factory.mktemp("walk_clip")
-    subprocess.run([sys.executable, str(tool), "--out", str(out), "--frames", "300", "--people", "5",
-                    "--mode", "walk"], check=True, capture_output=True, timeout=300)
+    out = make_clip(tmp_path_factory.mktemp("walk_clip"), frames=300, people=5)
     return json.loads((out / "gt.json").read_text())
 
 

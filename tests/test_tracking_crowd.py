@@ -21,8 +21,6 @@ These tests guard the measured levels with a margin.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,8 @@ import pytest
 
 from rtpose.cli import prepare_graph
 from rtpose.runtime.scheduler import GraphRunner
-from rtpose.tracking import evaluate
+from rtpose.evaluation import tracking as evaluate
+from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 DET_MODEL = Path("models/det/yolox_nano_416x416.onnx")
@@ -40,9 +39,7 @@ MEASURED = {  # seed: (id switches, lowest coverage of >1/2-visible frames, PCK@
 
 
 def walk_clip_figures(shared: Path, tmp: Path, seed: int) -> dict[str, Any]:
-    subprocess.run([sys.executable, str(shared / "tools" / "make_clip.py"), "--out", str(tmp), "--frames", "300",
-                    "--people", "5", "--mode", "walk", "--seed", str(seed)], check=True, capture_output=True,
-                   timeout=600)
+    make_clip(tmp, frames=300, people=5, seed=seed)
     export = tmp / "out.jsonl"
     graph = prepare_graph(REPO / "graphs" / "webcam_body.yaml", source=str(tmp / "clip.mp4"), headless=True,
                           export=export, overrides=[f"detector.model={shared / DET_MODEL}",

@@ -9,14 +9,12 @@ tests/test_tracking.py.
 
 "More than half visible" (coverage target): at least half of the person's labelled keypoints
 (those labelled in any frame: the COCO annotation's) have v = 2 in that frame, i.e. are inside
-the frame and not covered by someone else (rtpose.tracking.evaluate.HALF_VISIBLE).
+the frame and not covered by someone else (rtpose.evaluation.tracking.HALF_VISIBLE).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,8 +23,8 @@ import pytest
 import yaml
 
 from rtpose.api import Image, Node, Poses, register_node
-from rtpose.tracking import evaluate
-from helpers import body
+from rtpose.evaluation import tracking as evaluate
+from helpers import body, make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 DET_MODEL = "models/det/yolox_nano_416x416.onnx"
@@ -80,13 +78,6 @@ class RecordBothPoses(Node):
         return {}
 
 
-def make_clip(shared: Path, out: Path, mode: str, frames: int, people: int) -> Path:
-    subprocess.run([sys.executable, str(shared / "tools" / "make_clip.py"), "--out", str(out), "--frames",
-                    str(frames), "--people", str(people), "--mode", mode, "--width", str(W), "--height", str(H)],
-                   check=True, capture_output=True, timeout=300)
-    return out
-
-
 def run_graph(shared: Path, clip: Path, tmp: Path, name: str, overrides: list[str] = ()) -> dict[str, Any]:
     """webcam_body.yaml with a recording sink, headless, on ``clip``; raw and smoothed poses per frame."""
     from rtpose.cli import prepare_graph
@@ -112,14 +103,14 @@ def run_graph(shared: Path, clip: Path, tmp: Path, name: str, overrides: list[st
 @pytest.fixture(scope="session")
 def walk_run(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("walk_real")
-    clip = make_clip(shared, tmp, "walk", 300, 5)
+    clip = make_clip(tmp, frames=300, people=5, width=W, height=H)
     return run_graph(shared, clip, tmp, "rec_walk")
 
 
 @pytest.fixture(scope="session")
 def still_run(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("still_real")
-    clip = make_clip(shared, tmp, "still", 120, 3)
+    clip = make_clip(tmp, frames=120, people=3, mode="still", width=W, height=H)
     return run_graph(shared, clip, tmp, "rec_still")
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from rtpose.api import Poses
 from rtpose.errors import PluginError
-from rtpose.evaluate_wholebody import load_coco_wholebody, part_pck, wholebody_on_images
+from rtpose.evaluation.wholebody import load_coco_wholebody, part_pck, wholebody_on_images
 from rtpose.plugins import get_node_type
 from rtpose.schemas import COCO17, COCO_WHOLEBODY133, FACE468, FACE468_TO_FACE68, HAND21
 from rtpose.schemas.wholebody import FACE, FEET, LEFT_HAND, RIGHT_HAND

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rtpose.models.yolox import (
-    PAD_VALUE, YoloxDetector, batched_nms, decode_outputs, letterbox, make_grids, nms, postprocess,
+    PAD_VALUE, YoloxDetector, batched_nms, cxcywh_to_xyxy, decode_outputs, letterbox, make_grids, postprocess,
 )
 from rtpose.errors import ModelError
 from rtpose.types import Detections
@@ -66,9 +66,47 @@ def test_nms_keeps_best_of_overlapping_and_all_of_disjoint() -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 9]], np.float32)
     scores = np.array([0.8, 0.9, 0.5, 0.3])
     # 0 and 1 overlap with IoU 81/119 = 0.68; 3 lies inside 0 (IoU 0.9) and inside 1 (IoU 72/118 = 0.61)
-    assert nms(boxes, scores, 0.5).tolist() == [1, 2]
-    assert nms(boxes, scores, 0.7).tolist() == [1, 0, 2]
-    assert nms(boxes[:0], scores[:0], 0.5).tolist() == []
+    one_class = np.zeros(4, np.int64)
+    assert batched_nms(boxes, scores, one_class, 0.5).tolist() == [1, 2]
+    assert batched_nms(boxes, scores, one_class, 0.7).tolist() == [1, 0, 2]
+    assert batched_nms(boxes[:0], scores[:0], one_class[:0], 0.5).tolist() == []
+
+
+def greedy_nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float) -> list[int]:
+    """The textbook definition, as a reference: best box first, drop same-class boxes with IoU > threshold."""
+    order, keep = list(np.argsort(-scores, kind="stable")), []
+    while order:
+        i = order.pop(0)
+        keep.append(int(i))
+        x1, y1 = np.maximum(boxes[i, :2], boxes[order, :2]).T
+        x2, y2 = np.minimum(boxes[i, 2:], boxes[order, 2:]).T
+        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+        iou = inter / (area(boxes[i]) + area(boxes[order]) - inter)
+        order = [j for j, o in zip(order, iou) if o <= iou_threshold or class_ids[j] != class_ids[i]]
+    return keep
+
+
+def test_batched_nms_equals_greedy_nms_on_real_detections(shared: Path) -> None:
+    """OpenCV's NMS keeps exactly what the greedy definition keeps, on YOLOX's raw candidates
+    (every class, score > 0.05: about a hundred overlapping boxes per photo)."""
+    detector = YoloxDetector(shared / "models/det/yolox_nano_416x416.onnx")
+    photos = sorted((shared / "data/coco").glob("*.jpg")) + sorted((shared / "data/posetrack18").rglob("*.jpg"))
+    assert photos
+    candidates = 0
+    for photo in photos:
+        tensor, scale = letterbox(cv2.imread(str(photo)), detector.input_size)
+        decoded = decode_outputs(detector.backend.run(tensor)[0], detector.input_size, detector.strides)
+        cls_scores = decoded[:, 5:] * decoded[:, 4:5]
+        class_ids = cls_scores.argmax(1)
+        scores = cls_scores[np.arange(len(class_ids)), class_ids]
+        keep = scores > 0.05
+        boxes, scores, class_ids = cxcywh_to_xyxy(decoded[keep, :4]) / scale, scores[keep], class_ids[keep]
+        candidates += len(boxes)
+        for threshold in (0.45, 0.65):
+            assert batched_nms(boxes, scores, class_ids, threshold).tolist() == \
+                greedy_nms(boxes, scores, class_ids, threshold), (photo.name, threshold)
+    assert candidates > 1000
 
 
 def test_batched_nms_does_not_suppress_across_classes() -> None:

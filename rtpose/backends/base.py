@@ -124,21 +124,6 @@ def static_dim(shape: tuple, axis: int) -> int | None:
     return int(dim) if isinstance(dim, (int, np.integer)) and dim > 0 else None
 
 
-def available_backends() -> list[str]:
-    """The backends that can run here, GPU ones first (what ``auto`` can pick from)."""
-    from rtpose.backends.plan import probe_machine
-
-    machine = probe_machine()
-    names = ["tensorrt"] if machine.tensorrt else []
-    if machine.cuda and machine.onnx2torch:
-        names.append("torch")
-    if importlib.util.find_spec("onnxruntime") is not None:
-        names.append("onnxruntime")
-    if "torch" not in names and importlib.util.find_spec("torch") is not None:
-        names.append("torch")
-    return names
-
-
 def open_backend(
     model: str | Path | "torch.nn.Module",
     backend: str = "auto",

@@ -91,6 +91,8 @@ def probe_machine() -> Machine:
 
     ``RTPOSE_NO_CUDA=1`` makes it report no GPU (to run ``auto`` graphs on the CPU of a GPU box).
     """
+    from rtpose.engines.build import tensorrt_available
+
     find = importlib.util.find_spec
     cuda = False
     if not os.environ.get("RTPOSE_NO_CUDA") and nvidia_driver_present() and find("torch") is not None:
@@ -102,5 +104,5 @@ def probe_machine() -> Machine:
         import onnxruntime
 
         ort_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    return Machine(cuda=cuda, tensorrt=cuda and find("tensorrt") is not None,
+    return Machine(cuda=cuda, tensorrt=cuda and tensorrt_available(),
                    onnx2torch=find("onnx2torch") is not None, ort_cuda=ort_cuda)

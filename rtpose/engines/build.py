@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def tensorrt_available() -> bool:
-    """Whether ``import tensorrt`` can work (checked without importing it)."""
+    """Whether ``import tensorrt`` can work (checked without importing it): the one such check."""
     import importlib.util
 
     return importlib.util.find_spec("tensorrt") is not None

@@ -11,12 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rtpose.errors import ModelError
-
+from rtpose.capture import IMAGE_SUFFIXES
 from rtpose.engines.spec import Calibration
-
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+from rtpose.errors import ModelError
 
 Preprocess = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 """One BGR image and the input ``(width, height)`` -> the model's (1, 3, H, W) float32 input."""
@@ -28,7 +25,7 @@ def calibration_images(folder: Path, count: int) -> list[Path]:
         raise ModelError(f"calibration folder not found: {folder}")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise ModelError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in calibration folder {folder}")
+        raise ModelError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in calibration folder {folder}")
     return files[:count]
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from rtpose.backends.base import Backend, open_backend, static_dim
-from rtpose.errors import ModelError
+from rtpose.backends.base import Backend, static_dim
+from rtpose.models.landmark_model import open_landmark_model, outputs_by_size, run_crops
 from rtpose.models.region import Region, upright_rotation
 
 INPUT_SIZE = 256
@@ -94,24 +94,12 @@ class BlazePoseLandmarks:
 
     def __init__(self, model: str | Path | Backend, backend: str = "auto", device: str = "auto",
                  **options: Any) -> None:
-        self.backend = model if isinstance(model, Backend) else open_backend(model, backend, device, **options)
-        self.path = str(model) if not isinstance(model, Backend) else model.name
+        self.backend, self.path = open_landmark_model(model, backend, device, options, INPUT_SIZE,
+                                                      "BlazePose landmark")
         shape = self.backend.input_shapes[0]
-        if tuple(shape[1:]) != (INPUT_SIZE, INPUT_SIZE, 3):
-            raise ModelError(f"{self.path}: expected a BlazePose landmark model with input [N, 256, 256, 3], "
-                             f"got {list(shape)}")
-        # outputs are told apart by their sizes (names differ between the tflite and converted files):
-        # one run on a blank crop at load time gives them
-        names = self.backend.output_names
-        probe = self.backend.run(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32))
-        sizes = {name: int(out[0].size) for name, out in zip(names, probe)}
-        try:
-            self._landmarks = next(n for n in names if sizes[n] == 39 * 5)
-            self._world = next(n for n in names if sizes[n] == 39 * 3)
-            self._presence = next(n for n in names if sizes[n] == 1)
-        except StopIteration:
-            raise ModelError(f"{self.path}: no BlazePose GHUM outputs ([1,195] landmarks, [1,117] world landmarks, "
-                             f"[1,1] presence) among {names}") from None
+        outputs = outputs_by_size(self.backend, INPUT_SIZE, {"landmarks": 39 * 5, "world landmarks": 39 * 3,
+                                                             "presence": 1}, self.path, "BlazePose GHUM")
+        self._outputs = [outputs["landmarks"], outputs["world landmarks"], outputs["presence"]]
         # MediaPipe's file pins batch 1 and its segmentation head's Reshape really needs it (freeing the
         # axis fails the batch check), so people run one at a time unless the model says otherwise
         self.batched = static_dim(shape, 0) != 1
@@ -122,11 +110,8 @@ class BlazePoseLandmarks:
             empty = np.zeros((0, BODY_POINTS, 3), np.float32)
             return BodyLandmarks(empty, empty.copy(), np.zeros(0, np.float32))
         batch = preprocess(image_bgr, regions)
-        runs = [batch] if self.batched else [batch[i:i + 1] for i in range(len(batch))]
-        outs = [dict(zip(self.backend.output_names, self.backend.run(chunk))) for chunk in runs]
-        stack = {name: np.concatenate([o[name].reshape(len(o[name]), -1) for o in outs])
-                 for name in (self._landmarks, self._world, self._presence)}
-        return postprocess(stack[self._landmarks], stack[self._world], stack[self._presence], regions)
+        landmarks, world, presence = run_crops(self.backend, batch, self.batched, self._outputs)
+        return postprocess(landmarks, world, presence, regions)
 
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from rtpose.backends.base import Backend, open_backend, static_dim
-from rtpose.errors import ModelError
+from rtpose.backends.base import Backend, static_dim
+from rtpose.models.landmark_model import open_landmark_model, outputs_by_size, run_crops
 from rtpose.models.region import Region, upright_rotation
 
 INPUT_SIZE = 192
@@ -102,29 +102,16 @@ class FaceLandmarks:
 
     def __init__(self, model: str | Path | Backend, backend: str = "auto", device: str = "auto",
                  **options: Any) -> None:
-        self.backend = model if isinstance(model, Backend) else open_backend(model, backend, device, **options)
-        self.path = str(model) if not isinstance(model, Backend) else model.name
+        self.backend, self.path = open_landmark_model(model, backend, device, options, INPUT_SIZE, "face landmark")
         shape = self.backend.input_shapes[0]
-        if tuple(shape[1:]) != (INPUT_SIZE, INPUT_SIZE, 3):
-            raise ModelError(f"{self.path}: expected a face landmark model with input [N, 192, 192, 3], "
-                             f"got {list(shape)}")
-        # the outputs are told apart by size (names differ between the tflite and converted files)
-        probe = self.backend.run(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32))
-        sizes = [int(out.size) for out in probe]
-        try:
-            self._mesh = sizes.index(MESH_POINTS * 3)
-            self._presence = sizes.index(1)
-        except ValueError:
-            raise ModelError(f"{self.path}: no face mesh outputs ([1, 1404] landmarks, [1, 1] presence) among "
-                             f"{self.backend.output_names} (sizes {sizes})") from None
+        outputs = outputs_by_size(self.backend, INPUT_SIZE, {"landmarks": MESH_POINTS * 3, "presence": 1},
+                                  self.path, "face mesh")
+        self._outputs = [outputs["landmarks"], outputs["presence"]]
         self.batched = static_dim(shape, 0) != 1  # MediaPipe's file pins batch 1 and a Reshape needs it
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks (N, 1404) and presence logits (N, 1) for a (N, 192, 192, 3) batch."""
-        runs = [batch] if self.batched else [batch[i:i + 1] for i in range(len(batch))]
-        outs = [self.backend.run(chunk) for chunk in runs]
-        mesh = np.concatenate([o[self._mesh].reshape(len(o[self._mesh]), -1) for o in outs])
-        presence = np.concatenate([o[self._presence].reshape(len(o[self._presence]), -1) for o in outs])
+        mesh, presence = run_crops(self.backend, batch, self.batched, self._outputs)
         return mesh, presence
 
     def __call__(self, image_bgr: np.ndarray, regions: list[Region]) -> FaceMeshes:

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from rtpose.backends.base import Backend, open_backend, static_dim
+from rtpose.backends.base import Backend, static_dim
 from rtpose.errors import ModelError
+from rtpose.models.landmark_model import open_landmark_model, run_crops
 from rtpose.models.region import Region, upright_rotation
 
 INPUT_SIZE = 224
@@ -146,8 +147,7 @@ class HandLandmarker:
 
     def __init__(self, model: str | Path | Backend, backend: str = "auto", device: str = "auto",
                  **options: Any) -> None:
-        self.backend = model if isinstance(model, Backend) else open_backend(model, backend, device, **options)
-        self.path = str(model) if not isinstance(model, Backend) else model.name
+        self.backend, self.path = open_landmark_model(model, backend, device, options)
         shape = tuple(self.backend.input_shapes[0])
         if shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3) or not set(self.OUTPUTS) <= set(self.backend.output_names):
             raise ModelError(f"{self.path}: expected a MediaPipe hand landmark model with input [N, 224, 224, 3] "
@@ -160,7 +160,4 @@ class HandLandmarker:
         if not regions:
             empty = np.zeros((0, NUM_POINTS, 3), np.float32)
             return HandLandmarks(empty, empty.copy(), np.zeros(0, np.float32), np.zeros(0, np.float32), [])
-        runs = [batch] if self.batched else [batch[i:i + 1] for i in range(len(batch))]
-        outs = [dict(zip(self.backend.output_names, self.backend.run(chunk))) for chunk in runs]
-        stacked = [np.concatenate([o[name].reshape(len(o[name]), -1) for o in outs]) for name in self.OUTPUTS]
-        return postprocess(*stacked, regions)
+        return postprocess(*run_crops(self.backend, batch, self.batched, self.OUTPUTS), regions)

@@ -21,10 +21,7 @@ import numpy as np
 
 from rtpose.backends.base import Backend, open_backend, static_dim
 from rtpose.errors import ModelError
-
-IMAGENET_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
-"""ImageNet channel means in 0..255, RGB order."""
-IMAGENET_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
+from rtpose.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
 
 def box_to_center_scale(boxes: np.ndarray, aspect: float = 192 / 256,

@@ -301,11 +301,13 @@ def load_mmpose_checkpoint(model: nn.Module, path: str | Path, allow_pickle: boo
 def export_onnx(
     model: nn.Module,
     path: str | Path,
-    input_size: tuple[int, int] = (256, 192),
+    input_size: tuple[int, int] = (192, 256),
     opset: int = 17,
     dynamo: bool = False,
 ) -> Path:
     """Export to ONNX with a dynamic batch axis (``input`` -> ``heatmaps``) so one file serves any crop count.
+
+    ``input_size`` is the crop's (width, height), as everywhere in rtpose.
 
     The TorchScript exporter is the default: on 2 cores it takes ~4 s for W32 where the
     torch.export-based one (``dynamo=True``) takes ~40 s, and it writes the requested opset
@@ -332,7 +334,7 @@ def _export_torchscript(model: nn.Module, out: Path, input_size: tuple[int, int]
     """Legacy exporter: fast, batch made dynamic through ``dynamic_axes``."""
     torch.onnx.export(
         model,
-        (torch.zeros(1, 3, *input_size),),
+        (torch.zeros(1, 3, input_size[1], input_size[0]),),
         str(out),
         input_names=["input"],
         output_names=["heatmaps"],
@@ -347,7 +349,7 @@ def _export_dynamo(model: nn.Module, out: Path, input_size: tuple[int, int], ops
     batch = torch.export.Dim("batch", min=1, max=1024)
     program = torch.onnx.export(
         model,
-        (torch.zeros(2, 3, *input_size),),
+        (torch.zeros(2, 3, input_size[1], input_size[0]),),
         input_names=["input"],
         output_names=["heatmaps"],
         opset_version=opset,

@@ -50,9 +50,13 @@ class Preprocess:
     resize: str  # how a frame or crop is brought to input_size
 
 
+IMAGENET_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
+"""ImageNet channel means in 0..255, RGB order (the one definition; the pose models' pre-processing)."""
+IMAGENET_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
+
 YOLOX_PRE = Preprocess("BGR", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "letterbox top-left, pad 114")
 IMAGENET_RGB = Preprocess(
-    "RGB", (123.675, 116.28, 103.53), (58.395, 57.12, 57.375), "affine crop of the box (aspect 3:4, x1.25)"
+    "RGB", IMAGENET_MEAN, IMAGENET_STD, "affine crop of the box (aspect 3:4, x1.25)"
 )
 
 
@@ -64,7 +68,7 @@ class ModelSpec:
     url: str
     kind: str  # detector, pose, hand_landmarks, palm_detector, face_landmarks, bottomup, pose3d, ...
     format: Literal["onnx", "pth", "tflite"]  # tflite runs as is, on the tflite backend
-    input_size: tuple[int, int]  # (height, width)
+    input_size: tuple[int, int]  # (width, height), as everywhere in rtpose (OpenCV's order)
     preprocess: Preprocess
     input_name: str
     sha256: str | None = None
@@ -109,10 +113,10 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         ModelSpec("yolox_s", _YOLOX + "yolox_s.onnx", "detector", "onnx", (640, 640), YOLOX_PRE,
                   "images", licence="Apache-2.0"),
         ModelSpec("hrnet_w32_coco_256x192", _MMPOSE + "hrnet_w32_coco_256x192-c78dce93_20200708.pth",
-                  "pose", "pth", (256, 192), IMAGENET_RGB, "input", sha256_prefix="c78dce93",
+                  "pose", "pth", (192, 256), IMAGENET_RGB, "input", sha256_prefix="c78dce93",
                   converter=partial(convert_mmpose_hrnet, 32), licence="Apache-2.0"),
         ModelSpec("hrnet_w48_coco_256x192", _MMPOSE + "hrnet_w48_coco_256x192-b9e0b3ab_20200708.pth",
-                  "pose", "pth", (256, 192), IMAGENET_RGB, "input", sha256_prefix="b9e0b3ab",
+                  "pose", "pth", (192, 256), IMAGENET_RGB, "input", sha256_prefix="b9e0b3ab",
                   converter=partial(convert_mmpose_hrnet, 48), licence="Apache-2.0"),
     )
 }

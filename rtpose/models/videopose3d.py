@@ -91,12 +91,12 @@ class TemporalModel(nn.Module):
 
 
 def temporal_model(receptive_field: int = 243, causal: bool = False, joints_in: int = 17,
-                   joints_out: int = 17) -> TemporalModel:
+                   joints_out: int = 17, channels: int = 1024) -> TemporalModel:
     """The paper's model for a receptive field of 27, 81 or 243 frames."""
     if receptive_field not in RECEPTIVE_FIELDS:
         raise ModelError(f"VideoPose3D receptive field must be one of {sorted(RECEPTIVE_FIELDS)}, "
                          f"got {receptive_field}")
-    return TemporalModel(joints_in, joints_out, RECEPTIVE_FIELDS[receptive_field], causal)
+    return TemporalModel(joints_in, joints_out, RECEPTIVE_FIELDS[receptive_field], causal, channels)
 
 
 def load_checkpoint(model: TemporalModel, path: str | Path, allow_pickle: bool = False) -> TemporalModel:

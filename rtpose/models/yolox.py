@@ -86,33 +86,17 @@ def decode_outputs(raw: np.ndarray, input_size: int | Sequence[int],
     return out
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression on xyxy boxes; indices kept, best score first."""
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    keep: list[int] = []
-    while order.size:
-        i, rest = order[0], order[1:]
-        keep.append(int(i))
-        xy1 = np.maximum(boxes[i, :2], boxes[rest, :2])
-        xy2 = np.minimum(boxes[i, 2:], boxes[rest, 2:])
-        inter = np.prod(np.clip(xy2 - xy1, 0, None), axis=1)
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, np.int64)
-
-
 def batched_nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
                 iou_threshold: float) -> np.ndarray:
-    """Class-aware NMS: boxes of different classes never suppress each other.
-
-    Done in one pass by shifting each class's boxes far apart (torchvision's trick).
-    """
+    """Greedy, class-aware non-maximum suppression on xyxy boxes (OpenCV's ``NMSBoxesBatched``):
+    indices kept, best score first; boxes of different classes never suppress each other."""
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
-    offset = (float(np.max(boxes)) + 1.0) * np.asarray(class_ids, np.float32)[:, None]
-    return nms(boxes + offset, scores, iou_threshold)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+    kept = cv2.dnn.NMSBoxesBatched(xywh, np.asarray(scores, np.float32), np.asarray(class_ids, np.int32),
+                                   float("-inf"), float(iou_threshold))
+    return np.asarray(kept, np.int64).reshape(-1)
 
 
 def postprocess(decoded: np.ndarray, scale: float, image_size: Sequence[int],

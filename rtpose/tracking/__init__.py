@@ -1,1 +1,1 @@
-"""Multi-person tracking, pose-guided detection scheduling, keypoint smoothing and their metrics."""
+"""Multi-person tracking, pose-guided detection scheduling and keypoint smoothing (their metrics: rtpose.evaluation)."""

@@ -26,8 +26,10 @@ import enum
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import Field, model_validator
 from scipy.optimize import linear_sum_assignment
 
+from rtpose.node import Params
 from rtpose.tracking.appearance import appearance_distance, torso_histograms
 from rtpose.tracking.guided import GUIDE_PADDING, confident_pose_boxes, pose_confidence
 from rtpose.tracking.kalman_box import KalmanBoxFilter
@@ -73,85 +75,91 @@ class _Track:
         return out
 
 
+class TrackerSettings(Params):
+    """What :class:`ByteTracker` can be told: the one place its settings, defaults and docs live
+    (the ``track`` node's params are these)."""
+
+    high_thresh: float = Field(0.5, ge=0, le=1, description="Detections scoring at least this are matched first.")
+    low_thresh: float = Field(0.1, ge=0, le=1, description=(
+        "Detections below this are ignored; between low_thresh and high_thresh they only keep "
+        "already-tracked people alive (e.g. while half hidden), never start a track."))
+    match_thresh: float = Field(0.8, gt=0, le=1, description=(
+        "Largest accepted association cost 1 - IoU (blended with 1 - OKS when keypoints are known)."))
+    track_buffer: int = Field(30, ge=0, description=(
+        "Frames a person who is no longer detected is remembered (and predicted) so they keep their id."))
+    min_hits: int = Field(2, ge=1, description="Consecutive detections before a new track is reported.")
+    new_track_thresh: float | None = Field(None, ge=0, le=1, description=(
+        "Smallest score that starts a new track; default high_thresh + 0.1."))
+    pose_weight: float = Field(0.5, ge=0, le=1, description=(
+        "Weight of pose similarity (OKS) against box IoU, when the detections carry keypoints."))
+    fuse_score: bool = Field(False, description="Multiply IoU by the detection score in the first stage.")
+    coast_frames: int = Field(0, ge=0, description=(
+        "A person no longer detected (nor continued from their pose) is still reported at the predicted "
+        "box for this many frames."))
+    pose_min_keypoints: int = Field(8, ge=1, le=17, description=(
+        "With `previous` wired: a previous pose continues its track with at least this many confident "
+        "keypoints ..."))
+    pose_min_score: float = Field(0.5, ge=0, le=1, description=(
+        "... whose mean score is at least this (the track's score on that frame)."))
+    pose_keypoint_score: float = Field(0.3, ge=0, le=1, description="A keypoint is confident from this score.")
+    appearance_veto: float = Field(0.6, ge=0, le=1, description=(
+        "With `image` wired: a detection or a box continued from a pose whose colours are farther than "
+        "this (Bhattacharyya distance, 0 same, 1 disjoint) from the person's is someone else: refused."))
+    reid_distance: float = Field(0.4, ge=0, le=1, description=(
+        "With `image` wired: a new confident detection this close to a lost person's colours gets their id back."))
+    reid_buffer: int = Field(150, ge=0, description=(
+        "With `image` wired: frames a lost person can be recognised by their colours."))
+    pose_nms_oks: float = Field(1.0, gt=0, le=1, description=(
+        "With `previous` wired: pose NMS. Two people whose previous poses are this similar (OKS) are one "
+        "person (a crop latched onto the person in front, or two boxes on one): the better is kept, the "
+        "other hidden until a detection finds them again (1: off; on the walk clips it did not lower "
+        "id switches, see ARCHITECTURE.md)."))
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> "TrackerSettings":
+        if self.low_thresh > self.high_thresh:
+            raise ValueError(f"need low_thresh <= high_thresh, got {self.low_thresh}, {self.high_thresh}")
+        return self
+
+
 class ByteTracker:
     """Multi-object tracker in the manner of ByteTrack (Zhang et al., 2022).
 
+    Settings are a :class:`TrackerSettings` or its fields as keywords; the keywords below tune
+    the matching further (their defaults fit every clip tried).
+
     Args:
-        high_thresh: detections at or above this score are matched first.
-        low_thresh: detections below it are ignored; between the two they only keep
-            confirmed tracks alive (second stage).
-        match_thresh: largest association cost (``1 - IoU``, possibly blended with
-            ``1 - OKS``) accepted in the first stage.
-        track_buffer: frames a lost track is kept (and predicted) before removal.
-        min_hits: consecutive matches that confirm a tentative track.
-        new_track_thresh: smallest score that starts a track (default ``high_thresh + 0.1``).
         low_match_thresh: largest ``1 - IoU`` in the second (low-score) stage.
         tentative_match_thresh: largest cost when matching tentative tracks.
-        pose_weight: weight of ``1 - OKS`` in the cost when keypoints are known.
-        fuse_score: multiply IoU by the detection score in the first stage (ByteTrack's default
-            on MOT17); makes confident boxes win ties.
-        coast_frames: a lost track is still reported, at its predicted box, for this many frames
-            (0 = ByteTrack's behaviour). Bridges single-frame detector misses, so the pose stage
-            keeps estimating that person instead of flickering.
-        pose_keypoint_score: a keypoint of a previous pose is confident from this score.
-        pose_min_keypoints: a previous pose needs this many confident keypoints to continue its track.
-        pose_min_score: ... and their mean score must reach this (it becomes the track's score).
         pose_padding: padding of the box around a previous pose (see :data:`GUIDE_PADDING`).
         duplicate_oks: a previous pose this similar (OKS) to the pose of a track that is kept this
             frame is on the same person (its crop latched onto them): it does not continue its track.
-        appearance_veto: with the frame given, a detection or pose-continued box whose colours are
-            farther than this (Bhattacharyya distance) from a track's is someone else: not matched to it.
-        reid_distance: with the frame given, a confident detection that matched no track and is at
-            most this far from a lost track's colours revives that track instead of starting a new one.
-        reid_buffer: frames a lost track whose appearance is known can be revived that way (its
-            Kalman prediction is only matched for ``track_buffer`` frames).
         appearance_momentum: weight of the old histogram when a track's appearance is updated.
         clean_iou: a track learns its appearance only on frames where its box overlaps no other
             tracked box by more than this IoU (otherwise it would learn the colours of the occluder).
-        pose_nms_oks: pose NMS (as AlphaPose's): two tracks whose previous poses have an OKS of at least
-            this, on at least ``pose_nms_keypoints`` keypoints confident in both, are one person (a crop
-            latched onto the person in front, or two boxes on one person): the better one is kept (the
-            one whose colours fit, then the one a detection found, then the more confident pose) and the
-            other is hidden (lost: not shown, not matched on this frame, predicted from its motion and
-            given its id back by a later detection or its colours). 1 or more: off.
-        pose_nms_keypoints: see ``pose_nms_oks``.
+        pose_nms_keypoints: pose NMS (``pose_nms_oks``) compares two poses on at least this many
+            keypoints confident in both.
     """
 
-    def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, match_thresh: float = 0.8,
-                 track_buffer: int = 30, min_hits: int = 2, new_track_thresh: float | None = None,
-                 low_match_thresh: float = 0.5, tentative_match_thresh: float = 0.7,
-                 pose_weight: float = 0.5, fuse_score: bool = False, coast_frames: int = 0,
-                 pose_keypoint_score: float = 0.3, pose_min_keypoints: int = 8, pose_min_score: float = 0.5,
-                 pose_padding: float = GUIDE_PADDING, duplicate_oks: float = 0.7,
-                 appearance_veto: float = 0.6, reid_distance: float = 0.4, reid_buffer: int = 150,
-                 appearance_momentum: float = 0.9, clean_iou: float = 0.3, pose_nms_oks: float = 1.0,
-                 pose_nms_keypoints: int = 4) -> None:
-        if not 0 <= low_thresh <= high_thresh:
-            raise ValueError(f"need 0 <= low_thresh <= high_thresh, got {low_thresh}, {high_thresh}")
-        if min_hits < 1 or track_buffer < 0:
-            raise ValueError(f"min_hits must be >= 1 and track_buffer >= 0, got {min_hits}, {track_buffer}")
-        self.high_thresh = high_thresh
-        self.low_thresh = low_thresh
-        self.match_thresh = match_thresh
-        self.track_buffer = track_buffer
-        self.min_hits = min_hits
-        self.new_track_thresh = high_thresh + 0.1 if new_track_thresh is None else new_track_thresh
+    def __init__(self, settings: TrackerSettings | None = None, *, low_match_thresh: float = 0.5,
+                 tentative_match_thresh: float = 0.7, pose_padding: float = GUIDE_PADDING,
+                 duplicate_oks: float = 0.7, appearance_momentum: float = 0.9, clean_iou: float = 0.3,
+                 pose_nms_keypoints: int = 4, **fields: object) -> None:
+        settings = settings or TrackerSettings.model_validate(fields)
+        s = settings
+        self.high_thresh, self.low_thresh, self.match_thresh = s.high_thresh, s.low_thresh, s.match_thresh
+        self.track_buffer, self.min_hits, self.coast_frames = s.track_buffer, s.min_hits, s.coast_frames
+        self.new_track_thresh = s.high_thresh + 0.1 if s.new_track_thresh is None else s.new_track_thresh
+        self.pose_weight, self.fuse_score = s.pose_weight, s.fuse_score
+        self.pose_keypoint_score, self.pose_min_keypoints = s.pose_keypoint_score, s.pose_min_keypoints
+        self.pose_min_score, self.pose_nms_oks = s.pose_min_score, s.pose_nms_oks
+        self.appearance_veto, self.reid_distance, self.reid_buffer = s.appearance_veto, s.reid_distance, s.reid_buffer
         self.low_match_thresh = low_match_thresh
         self.tentative_match_thresh = tentative_match_thresh
-        self.pose_weight = pose_weight
-        self.fuse_score = fuse_score
-        self.coast_frames = coast_frames
-        self.pose_keypoint_score = pose_keypoint_score
-        self.pose_min_keypoints = pose_min_keypoints
-        self.pose_min_score = pose_min_score
         self.pose_padding = pose_padding
         self.duplicate_oks = duplicate_oks
-        self.appearance_veto = appearance_veto
-        self.reid_distance = reid_distance
-        self.reid_buffer = reid_buffer
         self.appearance_momentum = appearance_momentum
         self.clean_iou = clean_iou
-        self.pose_nms_oks = pose_nms_oks
         self.pose_nms_keypoints = pose_nms_keypoints
         self._suppressed: set[int] = set()
         self.frame_id = 0
@@ -440,19 +448,6 @@ class ByteTracker:
         self.last_detection_indices = np.array([t.det_index for t in out], np.int64)
         return Tracks(boxes=np.array([t.box if t.last_frame == self.frame_id else t.kf.box for t in out],
                                      np.float32).reshape(-1, 4),
-                      scores=np.array([t.score for t in out], np.float32),
-                      class_ids=np.array([t.class_id for t in out], np.int64),
-                      track_ids=np.array([t.track_id for t in out], np.int64))
-
-    def predicted_boxes(self, include_lost: bool = False) -> Tracks:
-        """Where each tracked person should be on the next frame (Kalman prediction, state unchanged).
-
-        Confirmed tracks only, plus lost ones with ``include_lost``; used to crop poses on
-        frames where the detector is skipped.
-        """
-        states = (TrackState.CONFIRMED, TrackState.LOST) if include_lost else (TrackState.CONFIRMED,)
-        out = sorted((t for t in self._tracks if t.state in states and t.track_id >= 0), key=lambda t: t.track_id)
-        return Tracks(boxes=np.array([t.kf.peek() for t in out], np.float32).reshape(-1, 4),
                       scores=np.array([t.score for t in out], np.float32),
                       class_ids=np.array([t.class_id for t in out], np.int64),
                       track_ids=np.array([t.track_id for t in out], np.int64))

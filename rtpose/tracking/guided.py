@@ -119,8 +119,8 @@ class DetectionSchedule:
     """Decides, frame by frame, from the tracker's previous output, whether the detector must run.
 
     Args:
-        every: the detector runs at least every ``every`` frames (1: on every frame, today's
-            behaviour). Counted from its last run, so a triggered run restarts the count.
+        every: the detector runs at least every ``every`` frames (1: on every frame, no
+            skipping). Counted from its last run, so a triggered run restarts the count.
         border: a track box closer than this many pixels to the frame border runs the detector.
         max_overlap: two track boxes overlapping more than this IoU run the detector.
         new_person_score: a detection of the last run scoring at least this that no track covers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from rtpose.schemas import KeypointSchema, get_schema, schema_names
 
@@ -20,6 +21,15 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def match_boxes(boxes_a: np.ndarray, boxes_b: np.ndarray, min_iou: float = 0.5) -> list[tuple[int, int]]:
+    """Pairs (index in a, index in b) of the IoU-maximising assignment with IoU >= ``min_iou``."""
+    if len(boxes_a) == 0 or len(boxes_b) == 0:
+        return []
+    iou = iou_matrix(np.asarray(boxes_a, np.float32), np.asarray(boxes_b, np.float32))
+    rows, cols = linear_sum_assignment(-iou)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
 
 
 def oks_matrix(kpts_a: np.ndarray, kpts_b: np.ndarray, areas_b: np.ndarray,

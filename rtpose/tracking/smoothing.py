@@ -180,33 +180,6 @@ def one_euro_step(x_prev: np.ndarray, dx_prev: np.ndarray, x: np.ndarray, dt: np
     return x_prev + alpha(cutoff) * (x - x_prev), edx
 
 
-class OneEuroFilter:
-    """The One-Euro filter (Casiez et al., 2012), vectorised over any array of signals.
-
-    A low-pass filter whose cutoff rises with speed: heavy smoothing when still, little
-    lag when moving. ``min_cutoff`` (Hz) sets the jitter at rest, ``beta`` how fast the
-    cutoff grows with speed (in ``scale`` units per second), ``d_cutoff`` (Hz) smooths
-    the speed estimate.
-    """
-
-    def __init__(self, min_cutoff: float = 1.5, beta: float = 10.0, d_cutoff: float = 1.0) -> None:
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.x: np.ndarray | None = None
-        self.dx: np.ndarray | None = None
-
-    def __call__(self, x: np.ndarray, dt: float, scale: float = 1.0, mask: np.ndarray | None = None) -> np.ndarray:
-        """Filter one sample ``x``; elements where ``mask`` is False keep their last value."""
-        x = np.asarray(x, np.float64)
-        if self.x is None or self.dx is None or self.x.shape != x.shape:
-            self.x, self.dx = x.copy(), np.zeros_like(x)
-            return self.x.copy()
-        new, edx = one_euro_step(self.x, self.dx, x, dt, self.min_cutoff, self.beta, self.d_cutoff, scale)
-        keep = np.zeros(x.shape, bool) if mask is None else ~np.broadcast_to(mask, x.shape)
-        self.x = np.where(keep, self.x, new)
-        self.dx = np.where(keep, self.dx, edx)
-        return self.x.copy()
-
-
 class KeypointOneEuro:
     """One-Euro filters of the K keypoints of many people, with the Kalman's gap and jump rules.
 

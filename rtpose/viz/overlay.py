@@ -12,7 +12,9 @@ from typing import Sequence
 
 import cv2
 import numpy as np
+from pydantic import Field
 
+from rtpose.node import Params
 from rtpose.schemas import KeypointSchema
 from rtpose.types import Poses
 from rtpose.viz import colors
@@ -48,6 +50,14 @@ class Style:
 
 Rect = tuple[float, float, float, float]
 """An axis-aligned rectangle ``x1, y1, x2, y2`` in frame pixels."""
+
+
+class DrawingSettings(Params):
+    """How poses are drawn: the params every drawing node shares (annotate, record, display)."""
+
+    kpt_threshold: float = Field(0.3, ge=0.0, le=1.0, description="hide joints scoring below this")
+    draw_boxes: bool = Field(True, description="draw each person's box")
+    draw_ids: bool = Field(True, description="tag tracked people with their id (untracked people have none)")
 
 
 def draw_poses(image_bgr: np.ndarray, poses: Poses, kpt_threshold: float = 0.3, draw_boxes: bool = True,

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from rtpose.tracking.oks import iou_matrix, oks_matrix
+from rtpose.tracking.oks import match_boxes, oks_matrix
 from rtpose.types import Tracks
 
 MIN_IOU = 0.5
@@ -79,15 +79,6 @@ def coco_frames(annotations: dict[str, Any], file_names: Sequence[str],
         by_image.setdefault(a["image_id"], []).append(
             {"track_id": int(a["id"]), "bbox": list(map(float, a["bbox"])), "keypoints": kps.tolist()})
     return [{"frame": i, "people": by_image.get(image_id[name], [])} for i, name in enumerate(file_names)]
-
-
-def match_boxes(gt_boxes: np.ndarray, pred_boxes: np.ndarray, min_iou: float = MIN_IOU) -> list[tuple[int, int]]:
-    """Pairs (gt index, output index) of the IoU-maximising assignment with IoU >= ``min_iou``."""
-    if len(gt_boxes) == 0 or len(pred_boxes) == 0:
-        return []
-    iou = iou_matrix(np.asarray(gt_boxes, np.float32), np.asarray(pred_boxes, np.float32))
-    rows, cols = linear_sum_assignment(-iou)
-    return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
 
 
 @dataclass
