@@ -47,7 +47,7 @@ from rtpose.cli import prepare_graph  # noqa: E402
 from rtpose.graph.build import Graph, build_graph  # noqa: E402
 from rtpose.multicam import add_stream_exports, with_streams  # noqa: E402
 from rtpose.runtime.scheduler import GraphRunner  # noqa: E402
-from rtpose.tracking.evaluate import pck  # noqa: E402
+from rtpose.evaluation.tracking import pck  # noqa: E402
 
 SINGLE = REPO / "graphs" / "webcam_body.yaml"
 MULTI = REPO / "graphs" / "multicam_body.yaml"

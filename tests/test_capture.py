@@ -24,7 +24,7 @@ from rtpose.capture import (
     redact_url,
 )
 from rtpose.cameras import parse_v4l2_formats
-from rtpose.cameras_cli import cameras
+from rtpose.cli.cameras import cameras
 from rtpose.errors import SourceError
 from rtpose.types import Image
 from rtpose_nodes.capture import Capture, CaptureParams

@@ -268,7 +268,7 @@ def test_switching_backend_keeps_serving_when_the_build_fails() -> None:
 
 @pytest.mark.skipif(not NO_TRT, reason="checks the messages given when TensorRT is absent")
 def test_cli_without_tensorrt(tmp_path: Path) -> None:
-    from rtpose.engines_cli import app
+    from rtpose.cli.engines import app
 
     runner = CliRunner()
     listed = runner.invoke(app, ["list", "--dir", str(REPO / "engines")])

@@ -14,7 +14,7 @@ import yaml
 from rtpose.graph.build import build_graph
 from rtpose.multicam import add_stream_exports, with_streams
 from rtpose.runtime.scheduler import GraphRunner
-from rtpose.tracking.evaluate import pck
+from rtpose.evaluation.tracking import pck
 
 REPO = Path(__file__).resolve().parents[1]
 GRAPH = REPO / "graphs" / "multicam_body.yaml"

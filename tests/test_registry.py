@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from rtpose.errors import ModelError, ModelNotFound
 from rtpose.models import registry
-from rtpose.models.cli import app
+from rtpose.cli.models import app
 from rtpose.models.registry import KNOWN_MODELS, ModelSpec
 
 PAYLOAD = b"not really an onnx file, but bytes to fetch and hash\n" * 1000
@@ -187,7 +187,7 @@ def test_pth_is_converted_once_and_cached(home: Path, tmp_path: Path) -> None:
 def test_rtpose_imports_without_torch() -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "import rtpose, rtpose.models.registry, rtpose.models.cli\n"
+        "import rtpose, rtpose.models.registry, rtpose.cli.models\n"
         "assert 'rtpose.models.hrnet' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

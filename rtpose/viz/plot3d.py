@@ -1,4 +1,4 @@
-"""``rtpose plot3d``: a recorded run's 3D skeletons as an MP4, drawn with matplotlib.
+"""A recorded run's 3D skeletons as an MP4, drawn with matplotlib (``rtpose plot3d``).
 
 Reads a keypoint export (JSON Lines) whose people carry ``keypoints_3d`` (the ``pose3d``
 node's output), places people side by side as the window's 3D panel does
@@ -14,11 +14,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import typer
 from rich.progress import Progress
 
-from rtpose.console import fail
-from rtpose.console import out as console_out
 from rtpose.errors import RtposeError
 from rtpose.schemas import get_schema
 from rtpose.viz.colors import track_color
@@ -88,18 +85,3 @@ def render(path: Path, out: Path, fps: float = 30.0, size: int = 640, elev: floa
         plt.close(fig)
     return len(frames)
 
-
-def plot3d(
-    export: Path = typer.Argument(..., help="A keypoint export (.jsonl) of a graph with a pose3d node."),
-    out: Path = typer.Option(Path("anim.mp4"), "--out", "-o", help="The MP4 to write."),
-    fps: float = typer.Option(30.0, "--fps", min=1, help="Frame rate of the video."),
-    size: int = typer.Option(640, "--size", min=160, help="Width and height of the video in pixels."),
-) -> None:
-    """Draw a recorded run's 3D skeletons as an MP4 (matplotlib)."""
-    try:
-        frames = render(export, out, fps, size)
-    except RtposeError as exc:
-        fail(exc, code=2)
-    except OSError as exc:
-        fail(RtposeError(f"{export}: {exc.strerror or exc}"), code=2)
-    console_out.print(f"wrote {out} ({frames} frames)")

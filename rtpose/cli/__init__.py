@@ -302,12 +302,12 @@ def _annotation(annotation: Any) -> str:
 
 
 def _mount_subcommands() -> None:
-    """Sub-commands that live next to the code they drive."""
-    from rtpose.cameras_cli import cameras
-    from rtpose.engines_cli import app as engines_app
-    from rtpose.models.cli import app as models_app
-    from rtpose.serve_cli import serve
-    from rtpose.viz.plot3d import plot3d
+    """The sub-commands, one module each in this package."""
+    from rtpose.cli.cameras import cameras
+    from rtpose.cli.engines import app as engines_app
+    from rtpose.cli.models import app as models_app
+    from rtpose.cli.serve import serve
+    from rtpose.cli.plot3d import plot3d
 
     app.add_typer(models_app, name="models", help="Known models, the local cache and downloads.")
     app.add_typer(engines_app, name="engines", help="Build, cache and check TensorRT engines.")
@@ -327,6 +327,3 @@ def main() -> None:
             err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(BAD_INPUT)
 
-
-if __name__ == "__main__":
-    main()

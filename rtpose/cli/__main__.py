@@ -1,0 +1,5 @@
+"""``python -m rtpose.cli``: the ``rtpose`` command."""
+
+from rtpose.cli import main
+
+main()
