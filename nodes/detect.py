@@ -59,6 +59,7 @@ class Detect(Node):
     optional_inputs = frozenset({"previous"})
     outputs = {"detections": Detections}
     Params = DetectParams
+    _model_s = 0.0  # seconds spent in the model over the run (for stats())
 
     def open(self) -> None:
         p = self.params
@@ -72,8 +73,6 @@ class Detect(Node):
                                       classes=tuple(p.classes), max_detections=p.max_people, **options)
         self.schedule = DetectionSchedule(every=p.every, border=p.skip_border, max_overlap=p.skip_max_overlap,
                                           new_person_score=p.new_person_score)
-
-        self._model_s = 0.0
 
     def reset(self) -> None:
         self.schedule.reset()

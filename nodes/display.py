@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 from pydantic import Field
 
-from rtpose.api import Image, Node, Params, Poses, RtposeError, register_node
-from rtpose.viz.overlay import draw_poses
+from rtpose.api import Image, Node, Poses, RtposeError, register_node
+from rtpose.viz.overlay import DrawingSettings, draw_poses
 from rtpose.viz.qt_libs import xcb_problem
 from rtpose_nodes.record import VideoSink
 
@@ -40,11 +40,8 @@ if TYPE_CHECKING:
 
 
 
-class DisplayParams(Params):
+class DisplayParams(DrawingSettings):
     title: str = Field("rtpose", description="window title")
-    kpt_threshold: float = Field(0.3, ge=0.0, le=1.0, description="hide joints scoring below this")
-    draw_boxes: bool = True
-    draw_ids: bool = True
     show_panel: bool = Field(True, description="show the stats panel at start (h toggles it)")
     fullscreen: bool = Field(False, description="start fullscreen (f toggles it)")
     snapshot_dir: str = Field(default_factory=lambda: str(user_media_dir("PICTURES")),

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from rtpose.api import Image, Node, OutputError, Params, Poses, check_output, register_node
-from rtpose.viz.overlay import draw_hud, draw_poses
+from rtpose.api import Image, Node, OutputError, Poses, check_output, register_node
+from rtpose.viz.overlay import DrawingSettings, draw_hud, draw_poses
 
 DEFAULT_FPS = 30.0
 """Frame rate used when it is neither given nor measurable (fewer than two distinct timestamps)."""
@@ -112,13 +112,10 @@ def estimate_fps(timestamps: list[float]) -> float:
     return float(np.clip(1.0 / np.median(diffs), 1.0, 240.0))
 
 
-class RecordParams(Params):
+class RecordParams(DrawingSettings):
     path: str = Field("rtpose.mp4", description="output video file (.mp4 for the mp4v codec)")
     fps: float | None = Field(None, gt=0, le=1000, description="frame rate of the file; default: from the timestamps")
     fourcc: str = Field("mp4v", min_length=4, max_length=4, description="OpenCV FourCC codec code")
-    kpt_threshold: float = Field(0.3, ge=0.0, le=1.0, description="hide joints scoring below this")
-    draw_boxes: bool = True
-    draw_ids: bool = True
     hud: bool = Field(False, description="burn frame number, time and people count into the top-left corner")
 
 

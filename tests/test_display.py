@@ -24,7 +24,6 @@ from PyQt5.QtWidgets import QApplication  # noqa: E402
 
 from rtpose.api import Image, Poses, RtposeError  # noqa: E402
 from rtpose.viz import colors, window as win  # noqa: E402
-from rtpose.viz.overlay import draw_poses  # noqa: E402
 from rtpose_nodes.display import Display, DisplayParams, RecordSwitch, screen_problem  # noqa: E402
 
 H, W = 480, 640

@@ -25,7 +25,7 @@ from typing import Any, Callable, Generic, Mapping, Protocol, TypeVar
 import cv2
 import numpy as np
 from PyQt5.QtCore import QEventLoop, QRect, QRectF, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import (QCloseEvent, QColor, QFont, QFontDatabase, QFontMetrics, QImage, QKeyEvent,
+from PyQt5.QtGui import (QCloseEvent, QColor, QFontDatabase, QFontMetrics, QImage, QKeyEvent,
                          QKeySequence, QMouseEvent, QPainter, QPaintEvent, QPen)
 from PyQt5.QtWidgets import QAction, QApplication, QLabel, QMainWindow, QWidget
 
